@@ -1,0 +1,2 @@
+//! The health-code wire format.
+#![forbid(unsafe_code)]

@@ -90,7 +90,9 @@ impl fmt::Display for Colour {
 
 /// Error for a colour name that is not one of ours.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown colour {0:?}: expected one of pending (black), green, yellow, orange, red / 未知颜色")]
+#[error(
+    "unknown colour {0:?}: expected one of pending (black), green, yellow, orange, red / 未知颜色"
+)]
 pub struct UnknownColour(pub String);
 
 impl FromStr for Colour {

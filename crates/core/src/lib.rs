@@ -4,6 +4,7 @@
 //! randomness are parameters, so every function is deterministic and testable.
 #![forbid(unsafe_code)]
 
+pub mod certlogic;
 pub mod colour;
 pub mod mask;
 

@@ -32,8 +32,10 @@ pub enum CoseError {
 pub struct Sign1<'a> {
     /// The serialized protected header (the content of its byte string).
     pub protected: &'a [u8],
-    /// Algorithm from the protected header.
+    /// Algorithm: from the protected header, else from the unprotected one.
     pub alg: Option<i64>,
+    /// True when the algorithm came from the unprotected header.
+    pub alg_unprotected: bool,
     /// Key id: from the protected header, else from the unprotected one.
     pub kid: Option<&'a [u8]>,
     /// True when the kid came from the (unsigned) unprotected header.
@@ -65,7 +67,7 @@ impl<'a> Sign1<'a> {
             CoseError::Cbor(c) => CoseError::BadProtectedHeader(c),
             other => other,
         })?;
-        let (_, unprotected_kid) = read_header_map(&mut r)?;
+        let (unprotected_alg, unprotected_kid) = read_header_map(&mut r)?;
         if r.peek_major()? == Major::Simple {
             return Err(CoseError::DetachedPayload);
         }
@@ -74,7 +76,8 @@ impl<'a> Sign1<'a> {
         r.finish()?;
         Ok(Sign1 {
             protected,
-            alg,
+            alg: alg.or(unprotected_alg),
+            alg_unprotected: alg.is_none() && unprotected_alg.is_some(),
             kid: protected_kid.or(unprotected_kid),
             kid_unprotected: protected_kid.is_none() && unprotected_kid.is_some(),
             payload,

@@ -233,11 +233,7 @@ impl Verifier {
     /// Verifies a code string at `now` (Unix seconds).
     pub fn verify(&mut self, input: &str, now: i64) -> Result<Authentic, Rejection> {
         let input = input.trim();
-        let (format, body) = if let Some(body) = input.strip_prefix(PREFIX) {
-            (Format::HealthCode, body)
-        } else if let Some(body) = input.strip_prefix(DCC_PREFIX) {
-            (Format::Hc1, body)
-        } else {
+        let Some((format, body)) = split_prefix(input) else {
             let shown: String = input.chars().take(8).collect();
             return Err(Rejection::new(
                 Reason::BadPrefix,
@@ -259,38 +255,35 @@ impl Verifier {
             &self.cose_buf
         };
         let sign1 = Sign1::parse(cose_bytes).map_err(|e| reject(Reason::BadCose, e.to_string()))?;
-        let alg_id = sign1.alg.ok_or_else(|| {
-            reject(
-                Reason::BadCose,
-                "no algorithm in the protected header".into(),
-            )
-        })?;
+        let alg_id = sign1
+            .alg
+            .ok_or_else(|| reject(Reason::BadCose, "no algorithm in the COSE header".into()))?;
         let alg = Algorithm::from_cose_id(alg_id).ok_or_else(|| {
             reject(
                 Reason::UnsupportedAlgorithm,
                 format!("COSE algorithm {alg_id}"),
             )
         })?;
-        if format == Format::HealthCode && (alg == Algorithm::Ps256 || sign1.kid_unprotected) {
+        // EU DCCs may put alg and kid in the unprotected header; ours never do.
+        if format == Format::HealthCode
+            && (alg == Algorithm::Ps256 || sign1.kid_unprotected || sign1.alg_unprotected)
+        {
             return Err(reject(
                 Reason::BadCose,
-                "our codes carry EdDSA or ES256 and a protected kid".into(),
+                "our codes carry EdDSA or ES256 with alg and kid in the protected header".into(),
             ));
         }
         let kid = sign1
             .kid
             .ok_or_else(|| reject(Reason::UnknownKey, "the code names no key id".into()))?;
-        let candidates: Vec<&TrustedKey> = self
-            .store
-            .candidates(kid)
-            .iter()
-            .filter(|k| match (&k.role, format) {
-                (KeyRole::HealthCode { .. }, Format::HealthCode) => true,
-                (KeyRole::Dcc { .. }, Format::Hc1) => true,
-                _ => false,
-            })
-            .collect();
-        if candidates.is_empty() {
+        let fits = |k: &&TrustedKey| match (&k.role, format) {
+            (KeyRole::HealthCode { .. }, Format::HealthCode) => true,
+            (KeyRole::Dcc { .. }, Format::Hc1) => true,
+            _ => false,
+        };
+        let candidates = self.store.candidates(kid);
+        let count = candidates.iter().filter(fits).count();
+        if count == 0 {
             return Err(reject(
                 Reason::UnknownKey,
                 format!("no trusted key with kid {}", hex_kid(kid)),
@@ -299,17 +292,16 @@ impl Verifier {
         cose::sig_structure(sign1.protected, sign1.payload, &mut self.sig_buf);
         let signer = candidates
             .iter()
+            .filter(fits)
             .find(|k| {
                 k.public_key.algorithm() == alg
                     && k.public_key.verify(&self.sig_buf, sign1.signature)
             })
-            .copied()
             .ok_or_else(|| {
                 reject(
                     Reason::BadSignature,
                     format!(
-                        "{alg} signature does not verify with any of {} key(s) with kid {}",
-                        candidates.len(),
+                        "{alg} signature does not verify with any of {count} key(s) with kid {}",
                         hex_kid(kid)
                     ),
                 )
@@ -440,6 +432,17 @@ impl Verifier {
             }
         }
         None
+    }
+}
+
+/// Recognises the prefix and returns the format and the Base45 body.
+pub fn split_prefix(input: &str) -> Option<(Format, &str)> {
+    if let Some(body) = input.strip_prefix(PREFIX) {
+        Some((Format::HealthCode, body))
+    } else {
+        input
+            .strip_prefix(DCC_PREFIX)
+            .map(|body| (Format::Hc1, body))
     }
 }
 

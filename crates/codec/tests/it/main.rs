@@ -1,0 +1,7 @@
+//! Integration tests of the codec: one binary, several modules (linking
+//! dominates build time on small machines).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod dcc_vectors;
+mod json_equiv;
+mod our_codes;

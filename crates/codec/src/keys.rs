@@ -278,6 +278,20 @@ impl SigningKey {
         })
     }
 
+    /// An Ed25519 key from a fixed 32-byte seed: for golden test vectors and
+    /// reproducible demo keys, never for production keys.
+    pub fn ed25519_from_seed(seed: &[u8; 32]) -> Result<SigningKey, KeyError> {
+        // PKCS#8 v1 wrapping of an Ed25519 seed (RFC 8410).
+        const PREFIX: [u8; 16] = [
+            0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22,
+            0x04, 0x20,
+        ];
+        let mut pkcs8 = Vec::with_capacity(48);
+        pkcs8.extend_from_slice(&PREFIX);
+        pkcs8.extend_from_slice(seed);
+        Self::from_pkcs8(Algorithm::EdDsa, &pkcs8, &ring::rand::SystemRandom::new())
+    }
+
     pub fn algorithm(&self) -> Algorithm {
         self.public.alg
     }

@@ -1,16 +1,27 @@
 //! The `healthcode` command.
 //!
 //! Exit status: 0 success (or a valid code), 1 an invalid code or a failed
-//! check, 2 a usage error or bad input. Errors are one line on stderr.
+//! check, 2 a usage error or bad input. Errors are one line on stderr,
+//! never a backtrace.
 
+mod args;
+mod demo;
+mod issue;
+mod keys;
 mod rules;
+mod verify;
 
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "healthcode", version, about = "Health-code platform: issue, verify and explain colour-coded health codes / 健康码平台")]
+#[command(
+    name = "healthcode",
+    version,
+    about = "Health-code platform: issue, verify and explain colour-coded health codes / 健康码平台：签发、核验并解释健康码",
+    max_term_width = 100
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -18,12 +29,29 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Run the demonstration: DEMO keys, a trust list, codes of every colour, verified / 运行演示
+    Demo(demo::DemoArgs),
+    /// Issue a signed health code / 签发健康码
+    Issue(issue::IssueArgs),
+    /// Verify a code offline: a code string, "-" for stdin, or a PNG/JPEG picture / 离线核验健康码
+    Verify(verify::VerifyArgs),
+    /// Generate issuer keys, build trust and revocation lists / 密钥、信任列表与撤销列表
+    #[command(subcommand)]
+    Keys(keys::KeysCommand),
     /// Evaluate and validate colour rules (CertLogic) / 颜色规则
     #[command(subcommand)]
     Rules(rules::RulesCommand),
 }
 
 fn main() -> ExitCode {
+    // A bug must still end in one line, not a backtrace.
+    std::panic::set_hook(Box::new(|info| {
+        let location = info
+            .location()
+            .map(|l| format!(" at {}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        eprintln!("error: internal error{location}; please report it / 内部错误，请报告");
+    }));
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
@@ -32,7 +60,38 @@ fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
-    match cli.command {
-        Command::Rules(cmd) => rules::run(cmd),
+    let result = match cli.command {
+        Command::Demo(a) => demo::run(a),
+        Command::Issue(a) => issue::run(a),
+        Command::Verify(a) => verify::run(a),
+        Command::Keys(cmd) => keys::run(cmd),
+        Command::Rules(cmd) => return rules::run(cmd),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {}", error_line(&e));
+            ExitCode::from(2)
+        }
     }
+}
+
+/// The error and its causes on one line, each cause once (library errors
+/// often repeat their source in their own message).
+fn error_line(e: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in e.chain() {
+        let text = cause
+            .to_string()
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ");
+        if !line.contains(&text) {
+            if !line.is_empty() {
+                line.push_str(": ");
+            }
+            line.push_str(&text);
+        }
+    }
+    line
 }

@@ -375,8 +375,10 @@ impl Verifier {
                     return Some((
                         Reason::KeyNotValid,
                         format!(
-                            "issued at {} outside the key's validity {}..{}",
-                            claims.issued_at, signer.valid_from, signer.valid_to
+                            "issued at {} outside the key's validity {} to {}",
+                            when(claims.issued_at),
+                            when(signer.valid_from),
+                            when(signer.valid_to)
                         ),
                     ));
                 }
@@ -389,8 +391,11 @@ impl Verifier {
                     return Some((
                         Reason::KeyNotValid,
                         format!(
-                            "certificate valid {}..{} does not cover issuance {} to expiry {}",
-                            signer.valid_from, signer.valid_to, code.issued_at, code.expires_at
+                            "certificate valid {} to {} does not cover issuance {} to expiry {}",
+                            when(signer.valid_from),
+                            when(signer.valid_to),
+                            when(code.issued_at),
+                            when(code.expires_at)
                         ),
                     ));
                 }
@@ -405,13 +410,13 @@ impl Verifier {
         if now.saturating_add(skew) < code.issued_at {
             return Some((
                 Reason::NotYetValid,
-                format!("issued at {}, now is {now}", code.issued_at),
+                format!("issued at {}, now is {}", when(code.issued_at), when(now)),
             ));
         }
         if now.saturating_sub(skew) > code.expires_at {
             return Some((
                 Reason::Expired,
-                format!("expired at {}, now is {now}", code.expires_at),
+                format!("expired at {}, now is {}", when(code.expires_at), when(now)),
             ));
         }
         if let (Content::Dcc(payload), KeyRole::Dcc { usage, .. }) = (&code.content, &signer.role) {
@@ -448,6 +453,11 @@ pub fn split_prefix(input: &str) -> Option<(Format, &str)> {
 
 fn looks_like_zlib(data: &[u8]) -> bool {
     matches!(data, [cmf, flg, ..] if cmf & 0x0F == 8 && (u16::from(*cmf) << 8 | u16::from(*flg)) % 31 == 0)
+}
+
+/// Unix seconds as RFC 3339, for messages.
+fn when(unix: i64) -> String {
+    crate::report::rfc3339(unix).unwrap_or_else(|| unix.to_string())
 }
 
 fn hex_kid(kid: &[u8]) -> String {

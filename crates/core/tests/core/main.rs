@@ -1,5 +1,13 @@
 //! The integration tests of `healthcode-core`, as one binary (link time
-//! dominates on small machines).
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+//! dominates on small machines). Tests read fixtures from disk, which the
+//! library itself never does.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::disallowed_methods
+)]
 
 mod certlogic_conformance;
+mod colour_rules;
+mod support;

@@ -227,7 +227,12 @@ impl Compiler {
 
     fn expression(&mut self, json: &Value, depth: usize) -> Option<Node> {
         if depth > MAX_DEPTH {
-            self.issue(json, IssueKind::TooDeep);
+            // The offending sub-expression is not copied: it may be arbitrarily deep.
+            self.issues.push(ValidationIssue {
+                at: self.at.clone(),
+                expr: Value::Null,
+                kind: IssueKind::TooDeep,
+            });
             return None;
         }
         match json {

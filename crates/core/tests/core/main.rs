@@ -8,6 +8,9 @@
     clippy::disallowed_methods
 )]
 
+mod audit;
 mod certlogic_conformance;
 mod colour_rules;
+mod fuzz;
+mod identity;
 mod support;

@@ -150,7 +150,8 @@ impl ResidentId {
     /// The 17th digit is odd for men and even for women.
     pub fn sex(&self) -> Sex {
         match self.0.as_bytes().get(16) {
-            Some(d) if (d - b'0') % 2 == 1 => Sex::Male,
+            // An ASCII digit has the parity of its value.
+            Some(d) if d % 2 == 1 => Sex::Male,
             _ => Sex::Female,
         }
     }

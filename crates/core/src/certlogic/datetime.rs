@@ -62,7 +62,7 @@ impl CertDateTime {
     /// Builds a date-time from milliseconds since the epoch, if a JavaScript
     /// `Date` could hold it.
     pub const fn from_unix_millis(millis: i64) -> Option<CertDateTime> {
-        if millis.abs() <= MAX_ABS_MS {
+        if millis.unsigned_abs() <= MAX_ABS_MS.unsigned_abs() {
             Some(CertDateTime { millis })
         } else {
             None

@@ -118,7 +118,7 @@ impl fmt::Display for InvalidExpression {
 /// A failure while evaluating a valid expression: a type mismatch or a
 /// date-time that cannot be parsed, at the operation `at` points to.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
-#[error("CertLogic evaluation failed at {} / CertLogic 求值失败，位置 {}: {} / {}", pointer_display(at), pointer_display(at), kind.message_en(), kind.message_zh())]
+#[error("{}: CertLogic evaluation failed: {} / CertLogic 求值失败：{}", pointer_display(at), kind.message_en(), kind.message_zh())]
 pub struct EvalError {
     /// JSON Pointer into the expression, e.g. `/and/1/plusTime/0`.
     pub at: String,

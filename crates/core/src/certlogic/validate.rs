@@ -173,6 +173,16 @@ pub(crate) fn classify_number(n: &Number) -> NumberClass {
     }
 }
 
+fn integer_literal(json: &Value) -> Option<i64> {
+    match json {
+        Value::Number(n) => match classify_number(n) {
+            NumberClass::Integer(i) => Some(i),
+            NumberClass::NonInteger | NumberClass::OutOfRange => None,
+        },
+        _ => None,
+    }
+}
+
 struct Compiler {
     /// JSON Pointer of the node being compiled.
     at: String,
@@ -227,7 +237,12 @@ impl Compiler {
 
     fn expression(&mut self, json: &Value, depth: usize) -> Option<Node> {
         if depth > MAX_DEPTH {
-            self.issue(json, IssueKind::TooDeep);
+            // The offending sub-expression is not copied: it may be arbitrarily deep.
+            self.issues.push(ValidationIssue {
+                at: self.at.clone(),
+                expr: Value::Null,
+                kind: IssueKind::TooDeep,
+            });
             return None;
         }
         match json {
@@ -313,6 +328,26 @@ impl Compiler {
         ok
     }
 
+    /// Compiles the operands of an operation that takes exactly `N` of them.
+    fn fixed<const N: usize>(
+        &mut self,
+        json: &Value,
+        operator: &str,
+        operands: &[Value],
+        depth: usize,
+        expected: &'static str,
+    ) -> Option<[Node; N]> {
+        let count_ok = self.operand_count(
+            json,
+            operator,
+            operands.len(),
+            expected,
+            operands.len() == N,
+        );
+        let nodes = self.children(operator, operands, depth)?;
+        nodes.try_into().ok().filter(|_| count_ok)
+    }
+
     fn operation(
         &mut self,
         json: &Value,
@@ -325,10 +360,8 @@ impl Compiler {
         let depth = depth + 1;
         match operator {
             "if" => {
-                let count_ok = self.operand_count(json, operator, n, "exactly 3", n == 3);
-                let nodes = self.children(operator, operands, depth)?;
-                let [guard, then, otherwise]: [Node; 3] =
-                    nodes.try_into().ok().filter(|_| count_ok)?;
+                let [guard, then, otherwise] =
+                    self.fixed(json, operator, operands, depth, "exactly 3")?;
                 Some(Node::If(Box::new([guard, then, otherwise]), at))
             }
             "and" => {
@@ -337,31 +370,30 @@ impl Compiler {
                 count_ok.then(|| Node::And(nodes.into_boxed_slice(), at))
             }
             "!" => {
-                let count_ok = self.operand_count(json, operator, n, "exactly 1", n == 1);
-                let nodes = self.children(operator, operands, depth)?;
-                let [operand]: [Node; 1] = nodes.try_into().ok().filter(|_| count_ok)?;
+                let [operand] = self.fixed(json, operator, operands, depth, "exactly 1")?;
                 Some(Node::Not(Box::new(operand), at))
             }
-            "===" | "in" | "+" => {
-                let count_ok = self.operand_count(json, operator, n, "exactly 2", n == 2);
-                let nodes = self.children(operator, operands, depth)?;
-                let pair: [Node; 2] = nodes.try_into().ok().filter(|_| count_ok)?;
-                Some(match operator {
-                    "===" => Node::StrictEquals(Box::new(pair)),
-                    "in" => Node::In(Box::new(pair), at),
-                    _ => Node::Plus(Box::new(pair), at),
-                })
-            }
-            "reduce" => {
-                let count_ok = self.operand_count(json, operator, n, "exactly 3", n == 3);
-                let nodes = self.children(operator, operands, depth)?;
-                let triple: [Node; 3] = nodes.try_into().ok().filter(|_| count_ok)?;
-                Some(Node::Reduce(Box::new(triple), at))
-            }
+            "===" => Some(Node::StrictEquals(Box::new(self.fixed(
+                json,
+                operator,
+                operands,
+                depth,
+                "exactly 2",
+            )?))),
+            "in" => Some(Node::In(
+                Box::new(self.fixed(json, operator, operands, depth, "exactly 2")?),
+                at,
+            )),
+            "+" => Some(Node::Plus(
+                Box::new(self.fixed(json, operator, operands, depth, "exactly 2")?),
+                at,
+            )),
+            "reduce" => Some(Node::Reduce(
+                Box::new(self.fixed(json, operator, operands, depth, "exactly 3")?),
+                at,
+            )),
             "dccDateOfBirth" => {
-                let count_ok = self.operand_count(json, operator, n, "exactly 1", n == 1);
-                let nodes = self.children(operator, operands, depth)?;
-                let [operand]: [Node; 1] = nodes.try_into().ok().filter(|_| count_ok)?;
+                let [operand] = self.fixed(json, operator, operands, depth, "exactly 1")?;
                 Some(Node::DccDateOfBirth(Box::new(operand), at))
             }
             "plusTime" => self.plus_time(json, operands, depth, at),
@@ -396,13 +428,7 @@ impl Compiler {
             self.operand_count(json, "plusTime", operands.len(), "exactly 3", false);
             return None;
         };
-        let amount = match amount {
-            Value::Number(n) => match classify_number(n) {
-                NumberClass::Integer(i) => Some(i),
-                _ => None,
-            },
-            _ => None,
-        };
+        let amount = integer_literal(amount);
         if amount.is_none() {
             self.issue(json, IssueKind::PlusTimeAmount);
         }
@@ -432,13 +458,7 @@ impl Compiler {
             self.operand_count(json, "extractFromUVCI", operands.len(), "exactly 2", false);
             return None;
         };
-        let index = match index {
-            Value::Number(n) => match classify_number(n) {
-                NumberClass::Integer(i) => Some(i),
-                _ => None,
-            },
-            _ => None,
-        };
+        let index = integer_literal(index);
         if index.is_none() {
             self.issue(json, IssueKind::UvciIndex);
         }

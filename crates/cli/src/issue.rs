@@ -10,7 +10,7 @@ use healthcode_codec::qr::QrMatrix;
 use healthcode_codec::report::rfc3339;
 use healthcode_codec::trust::parse_code_id;
 use healthcode_codec::{CodeIssuer, CodeRequest, IssuerKey};
-use healthcode_core::{CodeKind, Colour};
+use healthcode_core::{CodeKind, Colour, ResidentId};
 use ring::rand::{SecureRandom, SystemRandom};
 use serde_json::json;
 
@@ -60,13 +60,14 @@ pub fn run(a: IssueArgs) -> Result<ExitCode> {
     let colour: Colour = a.colour.parse()?;
     let kind: CodeKind = a.kind.parse()?;
     let ttl_seconds = parse_duration(&a.ttl).context("--ttl")?;
-    let now = instant_or_now(a.at.as_deref())?.unix_timestamp();
+    let issued_at = instant_or_now(a.at.as_deref())?;
+    let now = issued_at.unix_timestamp();
     let status_as_of = match &a.status_as_of {
         Some(t) => crate::args::parse_instant(t)?.unix_timestamp(),
         None => now,
     };
     if kind == CodeKind::Resident {
-        warn_on_resident_id(&a.id);
+        warn_on_resident_id(&a.id, issued_at.date());
     }
     let rng = SystemRandom::new();
     let key = IssuerKey::from_private_json(&read_text(&a.key)?, &rng)
@@ -130,37 +131,11 @@ pub fn run(a: IssueArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// A resident ID with a wrong check digit is almost always a typing error;
-/// say so, but leave the decision to the operator.
-fn warn_on_resident_id(id: &str) {
-    let id = id.trim();
-    if id.len() != 18 {
-        eprintln!(
-            "warning: a resident ID has 18 characters, {id:?} has {} / 居民身份证号码应为18位",
-            id.chars().count()
-        );
-        return;
+/// A resident ID that fails its checks is almost always a typing error;
+/// say so, but leave the decision to the operator (the CLI is a low-level
+/// tool; the application flow refuses such IDs).
+fn warn_on_resident_id(id: &str, today: time::Date) {
+    if let Err(e) = ResidentId::parse_as_of(id, today) {
+        eprintln!("warning: {e}");
     }
-    if let Some(expected) = gb11643_check_digit(id) {
-        let given = id.chars().last().map(|c| c.to_ascii_uppercase());
-        if given != Some(expected) {
-            eprintln!(
-                "warning: ID check digit is {:?}, GB 11643 gives {expected:?} / 身份证校验码不符",
-                given.unwrap_or('?')
-            );
-        }
-    } else {
-        eprintln!(
-            "warning: the first 17 characters of a resident ID are digits / 身份证前17位应为数字"
-        );
-    }
-}
-
-fn gb11643_check_digit(id: &str) -> Option<char> {
-    const WEIGHTS: [u32; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
-    let mut sum = 0;
-    for (c, w) in id.chars().take(17).zip(WEIGHTS) {
-        sum += c.to_digit(10)? * w;
-    }
-    "10X98765432".chars().nth((sum % 11) as usize)
 }

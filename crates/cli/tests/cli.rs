@@ -451,7 +451,7 @@ fn bad_input_is_one_clear_line() {
         "2026-11-22T08:00:00Z",
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
-    assert!(stderr(&o).contains("check digit"), "{}", stderr(&o));
+    assert!(stderr(&o).contains("check character"), "{}", stderr(&o));
 }
 
 #[test]

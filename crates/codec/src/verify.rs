@@ -276,10 +276,12 @@ impl Verifier {
         let kid = sign1
             .kid
             .ok_or_else(|| reject(Reason::UnknownKey, "the code names no key id".into()))?;
-        let fits = |k: &&TrustedKey| match (&k.role, format) {
-            (KeyRole::HealthCode { .. }, Format::HealthCode) => true,
-            (KeyRole::Dcc { .. }, Format::Hc1) => true,
-            _ => false,
+        let fits = |k: &&TrustedKey| {
+            matches!(
+                (&k.role, format),
+                (KeyRole::HealthCode { .. }, Format::HealthCode)
+                    | (KeyRole::Dcc { .. }, Format::Hc1)
+            )
         };
         let candidates = self.store.candidates(kid);
         let count = candidates.iter().filter(fits).count();

@@ -217,7 +217,7 @@ fn is_date_of_birth(s: &str) -> bool {
         return false;
     }
     let rest = &b[4..];
-    if rest.len() % 3 != 0 || rest.len() > 6 {
+    if !rest.len().is_multiple_of(3) || rest.len() > 6 {
         return false;
     }
     rest.chunks(3)

@@ -483,3 +483,125 @@ fn demo_writes_verifiable_codes() {
         (Some("red"), Some(true))
     );
 }
+
+mod rules {
+    use super::*;
+    use healthcode_core::facts::{Event, EventId, Fact, Source, Temperature};
+    use time::format_description::well_known::Rfc3339;
+    use time::OffsetDateTime;
+
+    fn write(dir: &Path, name: &str, text: &str) -> String {
+        let path = dir.join(name);
+        std::fs::write(&path, text).unwrap();
+        path.to_str().unwrap().to_owned()
+    }
+
+    #[test]
+    fn eval_and_validate() {
+        let dir = tempfile::tempdir().unwrap();
+        let expr = write(
+            dir.path(),
+            "expr.json",
+            r#"{"if": [{">=": [{"var": "tenths"}, 373]}, "yellow", "green"]}"#,
+        );
+        let data = write(dir.path(), "data.json", r#"{"tenths": 378}"#);
+        let o = healthcode(&["rules", "eval", "--expr", &expr, "--data", &data]);
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        assert_eq!(json(&o), Value::String("yellow".into()));
+        let o = healthcode(&["rules", "validate", &expr]);
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+
+        let bad = write(
+            dir.path(),
+            "bad.json",
+            r#"{"and": [{"frobnicate": [1]}, true]}"#,
+        );
+        let o = healthcode(&["rules", "validate", &bad]);
+        assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+        assert!(stdout(&o).contains("frobnicate"), "{}", stdout(&o));
+
+        let o = healthcode(&["rules", "eval", "--expr", "/no/such", "--data", &data]);
+        assert_usage_error(&o, "/no/such");
+        let not_json = write(dir.path(), "x.json", "{");
+        let o = healthcode(&["rules", "eval", "--expr", &not_json, "--data", &data]);
+        assert_usage_error(&o, "x.json");
+    }
+
+    #[test]
+    fn colour_with_evidence_then_back_to_green() {
+        let dir = tempfile::tempdir().unwrap();
+        let at = |s: &str| OffsetDateTime::parse(s, &Rfc3339).unwrap();
+        let site = || Source::Checkpoint {
+            site: "Changchun Railway Station".into(),
+        };
+        let events = vec![
+            Event::new(
+                EventId::new("e1").unwrap(),
+                at("2026-11-20T08:00:00+08:00"),
+                Source::SelfDeclared,
+                Fact::SelfDeclaration {
+                    fever: false,
+                    symptoms: false,
+                },
+            )
+            .unwrap(),
+            Event::new(
+                EventId::new("e2").unwrap(),
+                at("2026-11-21T08:00:00+08:00"),
+                site(),
+                Fact::Temperature {
+                    reading: Temperature::from_celsius(37.9).unwrap(),
+                },
+            )
+            .unwrap(),
+            Event::new(
+                EventId::new("e3").unwrap(),
+                at("2026-11-22T08:00:00+08:00"),
+                site(),
+                Fact::Temperature {
+                    reading: Temperature::from_celsius(36.6).unwrap(),
+                },
+            )
+            .unwrap(),
+        ];
+        let events_path = write(
+            dir.path(),
+            "events.json",
+            &serde_json::to_string(&events).unwrap(),
+        );
+        let colour_at = |when: &str| {
+            let o = healthcode(&[
+                "rules",
+                "colour",
+                "--rules",
+                "jilin",
+                "--events",
+                &events_path,
+                "--at",
+                when,
+            ]);
+            assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+            json(&o)
+        };
+        let feverish = colour_at("2026-11-21T12:00:00+08:00");
+        assert_eq!(feverish["colour"], "yellow", "{feverish}");
+        assert!(
+            feverish.to_string().contains("\"e2\""),
+            "evidence cites the reading: {feverish}"
+        );
+        let recovered = colour_at("2026-11-22T12:00:00+08:00");
+        assert_eq!(recovered["colour"], "green", "{recovered}");
+
+        let o = healthcode(&[
+            "rules",
+            "colour",
+            "--rules",
+            "mars",
+            "--events",
+            &events_path,
+            "--at",
+            "2026-11-22T12:00:00+08:00",
+        ]);
+        assert_usage_error(&o, "mars");
+    }
+}

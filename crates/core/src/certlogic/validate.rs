@@ -113,7 +113,10 @@ impl IssueKind {
                 operator,
                 expected,
                 found,
-            } => format!("运算符 {operator:?} 需要 {expected} 个操作数，实际有 {found} 个"),
+            } => format!(
+                "运算符 {operator:?} 需要{} 个操作数，实际有 {found} 个",
+                expected_count_zh(expected)
+            ),
             IssueKind::PlusTimeAmount => "“plusTime”的数量（第 2 个操作数）必须是整数字面量".to_owned(),
             IssueKind::PlusTimeUnit => {
                 "“plusTime”的单位（第 3 个操作数）必须是 \"year\"、\"month\"、\"day\"、\"hour\" 之一".to_owned()
@@ -470,5 +473,17 @@ impl Compiler {
             index: index?,
             at,
         })
+    }
+}
+
+/// Chinese for the operand-count phrases used in [`IssueKind::OperandCount`]
+/// ("exactly 3", "at least 2", "2 or 3").
+fn expected_count_zh(expected: &str) -> String {
+    if let Some(n) = expected.strip_prefix("exactly ") {
+        format!("恰好 {n}")
+    } else if let Some(n) = expected.strip_prefix("at least ") {
+        format!("至少 {n}")
+    } else {
+        format!(" {}", expected.replace(" or ", " 或 "))
     }
 }

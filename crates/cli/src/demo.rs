@@ -15,7 +15,10 @@ use healthcode_codec::report::VerificationReport;
 use healthcode_codec::{
     Algorithm, CodeIssuer, CodeRequest, IssuerKey, TrustList, TrustStore, Verifier,
 };
-use healthcode_core::{CodeKind, Colour};
+use healthcode_core::facts::{
+    DiagnosisStatus, Event, EventId, Fact, OfficialId, QuarantinePlace, Source, Temperature,
+};
+use healthcode_core::{CodeKind, Colour, ColourDecision, ShippedRuleSet};
 use ring::rand::{SecureRandom, SystemRandom};
 use time::OffsetDateTime;
 
@@ -31,13 +34,13 @@ pub struct DemoArgs {
 const DEMO_ISSUER: &str = "DEMO-22";
 const DEMO_PUBLISHER: &str = "DEMO-PUBLISHER";
 
+/// A fictional person and the facts on record for them; the colour is not
+/// given here but decided by the shipped Jilin rule set over these facts.
 struct Person {
     name: &'static str,
     id: &'static str,
     kind: CodeKind,
-    colour: Colour,
-    why_en: &'static str,
-    why_zh: &'static str,
+    facts: fn(OffsetDateTime) -> Result<Vec<Event>>,
 }
 
 const PEOPLE: [Person; 6] = [
@@ -45,51 +48,125 @@ const PEOPLE: [Person; 6] = [
         name: "张三",
         id: "220102199003071235",
         kind: CodeKind::Resident,
-        colour: Colour::Green,
-        why_en: "No risk facts on record.",
-        why_zh: "无风险记录。",
+        facts: |now| {
+            Ok(vec![
+                declared("zs-1", now - hours(20))?,
+                reading("zs-2", now - hours(3), 36.5)?,
+            ])
+        },
     },
     Person {
         name: "李四",
         id: "220104198506120025",
         kind: CodeKind::Resident,
-        colour: Colour::Yellow,
-        why_en: "On-site temperature 37.8 ℃ at a checkpoint; green again after a normal reading.",
-        why_zh: "卡口测温 37.8 ℃；体温正常登记后转绿。",
+        facts: |now| {
+            Ok(vec![
+                declared("ls-1", now - hours(30))?,
+                reading("ls-2", now - hours(1), 37.8)?,
+            ])
+        },
     },
     Person {
         name: "王小五",
         id: "220203197511203452",
         kind: CodeKind::Resident,
-        colour: Colour::Orange,
-        why_en: "Close contact of a confirmed case, in quarantine.",
-        why_zh: "确诊病例密切接触者，隔离中。",
+        facts: |now| {
+            let tracer = official()?;
+            Ok(vec![
+                declared("ww-1", now - hours(72))?,
+                event(
+                    "ww-2",
+                    now - hours(48),
+                    tracer.clone(),
+                    Fact::CloseContact {
+                        case_reference: None,
+                    },
+                )?,
+                event(
+                    "ww-3",
+                    now - hours(47),
+                    tracer,
+                    Fact::QuarantineStarted {
+                        place: QuarantinePlace::Centralised,
+                    },
+                )?,
+            ])
+        },
     },
     Person {
         name: "赵六",
         id: "220302196204056784",
         kind: CodeKind::Resident,
-        colour: Colour::Red,
-        why_en: "Confirmed case.",
-        why_zh: "确诊病例。",
+        facts: |now| {
+            let clinic = Source::Clinic {
+                facility: "DEMO Hospital".into(),
+            };
+            Ok(vec![
+                declared("zl-1", now - hours(50))?,
+                event(
+                    "zl-2",
+                    now - hours(26),
+                    clinic,
+                    Fact::Diagnosis {
+                        status: DiagnosisStatus::Confirmed,
+                    },
+                )?,
+            ])
+        },
     },
     Person {
         name: "钱七",
         id: "110105200109091110",
         kind: CodeKind::Resident,
-        colour: Colour::Pending,
-        why_en: "No health information yet; review can take up to 12 hours.",
-        why_zh: "尚无健康信息；审核最长需 12 小时。",
+        facts: |_| Ok(Vec::new()),
     },
     Person {
         name: "John Smith",
         id: "E12345678",
         kind: CodeKind::Traveller,
-        colour: Colour::Green,
-        why_en: "Traveller version (passport): no risk facts on record.",
-        why_zh: "外籍人员版（护照）：无风险记录。",
+        facts: |now| Ok(vec![declared("js-1", now - hours(5))?]),
     },
 ];
+
+fn hours(n: i64) -> time::Duration {
+    time::Duration::hours(n)
+}
+
+fn event(id: &str, at: OffsetDateTime, source: Source, fact: Fact) -> Result<Event> {
+    Ok(Event::new(EventId::new(id)?, at, source, fact)?)
+}
+
+fn declared(id: &str, at: OffsetDateTime) -> Result<Event> {
+    event(
+        id,
+        at,
+        Source::SelfDeclared,
+        Fact::SelfDeclaration {
+            fever: false,
+            symptoms: false,
+        },
+    )
+}
+
+fn reading(id: &str, at: OffsetDateTime, celsius: f64) -> Result<Event> {
+    let site = Source::Checkpoint {
+        site: "DEMO Railway Station".into(),
+    };
+    event(
+        id,
+        at,
+        site,
+        Fact::Temperature {
+            reading: Temperature::from_celsius(celsius)?,
+        },
+    )
+}
+
+fn official() -> Result<Source> {
+    Ok(Source::HealthAuthority {
+        official: OfficialId::new("demo-tracer-7")?,
+    })
+}
 
 pub fn run(a: DemoArgs) -> Result<ExitCode> {
     let rng = SystemRandom::new();
@@ -144,15 +221,21 @@ pub fn run(a: DemoArgs) -> Result<ExitCode> {
     let mut verifier = Verifier::new(store);
     let mut issuer = CodeIssuer::new(issuer_key);
 
+    let rules = ShippedRuleSet::Jilin.load()?;
+    println!(
+        "  colours decided by rule set 规则集 {} v{} over each person's facts\n",
+        rules.id, rules.version
+    );
     let mut cards = String::new();
     let mut first_code = String::new();
     for (i, person) in PEOPLE.iter().enumerate() {
+        let decision = rules.evaluate(&(person.facts)(now)?, now);
         let mut code_id = [0u8; 16];
         rng.fill(&mut code_id)
             .map_err(|_| anyhow::anyhow!("the system random number generator failed"))?;
-        let code = issuer.issue(&request_for(person, t), t, code_id, &rng)?;
+        let code = issuer.issue(&request_for(person, decision.colour, t), t, code_id, &rng)?;
         let qr = QrMatrix::encode(&code.text)?;
-        let stem = format!("code-{}-{}", i + 1, person.colour.as_str());
+        let stem = format!("code-{}-{}", i + 1, decision.colour.as_str());
         write_file(
             &out.join(format!("{stem}.png")),
             &qr.to_png(8, true)?,
@@ -168,7 +251,7 @@ pub fn run(a: DemoArgs) -> Result<ExitCode> {
         let report = VerificationReport::from_result(&verifier.verify(&code.text, t));
         println!(
             "  {:<8} {:<20} {:<12} → {}   {}",
-            person.colour.as_str(),
+            decision.colour.as_str(),
             code.claims.masked_id,
             code.claims.masked_name,
             if report.is_valid() {
@@ -184,6 +267,7 @@ pub fn run(a: DemoArgs) -> Result<ExitCode> {
         card(
             &mut cards,
             person,
+            &decision,
             &code.claims.masked_name,
             &code.claims.masked_id,
             &svg,
@@ -199,7 +283,7 @@ pub fn run(a: DemoArgs) -> Result<ExitCode> {
     // A forger with a key of their own, claiming to be the demo issuer.
     let forger_key =
         IssuerKey::generate(DEMO_ISSUER, Algorithm::EdDsa, now, now + year, true, &rng)?;
-    let green = request_for(&PEOPLE[0], t);
+    let green = request_for(&PEOPLE[0], Colour::Green, t);
     let counterfeit = CodeIssuer::new(forger_key).issue(&green, t, [0; 16], &rng)?;
     let counterfeit_report =
         VerificationReport::from_result(&verifier.verify(&counterfeit.text, t));
@@ -253,9 +337,9 @@ pub fn run(a: DemoArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn request_for(person: &Person, now: i64) -> CodeRequest {
+fn request_for(person: &Person, colour: Colour, now: i64) -> CodeRequest {
     CodeRequest {
-        colour: person.colour,
+        colour,
         full_name: person.name.into(),
         document_id: person.id.into(),
         kind: person.kind,
@@ -293,20 +377,36 @@ fn html_escape(s: &str) -> String {
         .replace('>', "&gt;")
 }
 
-fn card(out: &mut String, p: &Person, name: &str, id: &str, svg: &str, r: &VerificationReport) {
+fn card(
+    out: &mut String,
+    p: &Person,
+    d: &ColourDecision,
+    name: &str,
+    id: &str,
+    svg: &str,
+    r: &VerificationReport,
+) {
+    let rule = d
+        .fired
+        .first()
+        .map(|f| {
+            let evidence: Vec<&str> = f.evidence.iter().map(|e| e.as_str()).collect();
+            format!("{} ({})", f.rule_id, evidence.join(", "))
+        })
+        .unwrap_or_else(|| "—".into());
     let _ = write!(
         out,
         r#"<section class="card" style="--c:{colour}">
 <header><span class="dot"></span>{zh} · {en}</header>
 <div class="qr">{svg}</div>
 <dl><dt>姓名 Name</dt><dd>{name}</dd><dt>证件 ID</dt><dd>{id}</dd><dt>类型 Kind</dt><dd>{kind}</dd>
-<dt>核验 Check</dt><dd>{verdict}</dd></dl>
+<dt>核验 Check</dt><dd>{verdict}</dd><dt>规则 Rule</dt><dd><code>{rule}</code></dd></dl>
 <p class="why"><b>为什么是这个颜色？</b> {why_zh}<br><b>Why this colour?</b> {why_en}</p>
 </section>
 "#,
-        colour = css_colour(p.colour),
-        zh = p.colour.label_zh(),
-        en = p.colour.label_en(),
+        colour = css_colour(d.colour),
+        zh = d.colour.label_zh(),
+        en = d.colour.label_en(),
         name = html_escape(name),
         id = html_escape(id),
         kind = if p.kind == CodeKind::Traveller {
@@ -319,8 +419,9 @@ fn card(out: &mut String, p: &Person, name: &str, id: &str, svg: &str, r: &Verif
         } else {
             "无效 INVALID"
         },
-        why_zh = p.why_zh,
-        why_en = p.why_en,
+        rule = html_escape(&rule),
+        why_zh = html_escape(&d.explanation.zh),
+        why_en = html_escape(&d.explanation.en),
     );
 }
 

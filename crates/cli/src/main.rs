@@ -5,6 +5,7 @@
 //! never a backtrace.
 
 mod args;
+mod bench;
 mod demo;
 mod issue;
 mod keys;
@@ -38,6 +39,8 @@ enum Command {
     /// Generate issuer keys, build trust and revocation lists / 密钥、信任列表与撤销列表
     #[command(subcommand)]
     Keys(keys::KeysCommand),
+    /// Measure verification and issuance speed on this machine / 测量本机核验与签发速度
+    Bench(bench::BenchArgs),
     /// Evaluate and validate colour rules (CertLogic) / 颜色规则
     #[command(subcommand)]
     Rules(rules::RulesCommand),
@@ -65,6 +68,7 @@ fn main() -> ExitCode {
         Command::Issue(a) => issue::run(a),
         Command::Verify(a) => verify::run(a),
         Command::Keys(cmd) => keys::run(cmd),
+        Command::Bench(a) => bench::run(a),
         Command::Rules(cmd) => return rules::run(cmd),
     };
     match result {

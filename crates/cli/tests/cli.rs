@@ -605,3 +605,17 @@ mod rules {
         assert_usage_error(&o, "mars");
     }
 }
+
+#[test]
+fn bench_reports_the_ratio() {
+    let o = healthcode(&["bench", "--rounds", "3", "--iters", "2", "--json"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let r = json(&o);
+    let algs = r["algorithms"].as_array().unwrap();
+    assert_eq!(algs.len(), 2);
+    for a in algs {
+        assert!(a["ratio_median"].as_f64().unwrap() > 0.0, "{a}");
+        assert!(a["bare_signature_us"].as_f64().unwrap() > 0.0, "{a}");
+    }
+    assert_usage_error(&healthcode(&["bench", "--rounds", "0"]), "--rounds");
+}

@@ -19,6 +19,7 @@ pub mod keyfile;
 pub mod keys;
 pub mod qr;
 pub mod report;
+pub mod sample;
 pub mod trust;
 pub mod verify;
 

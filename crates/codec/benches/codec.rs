@@ -33,7 +33,7 @@ fn sample(alg: Algorithm) -> SampleCode {
 static ED25519: LazyLock<SampleCode> = LazyLock::new(|| sample(Algorithm::EdDsa));
 static ES256: LazyLock<SampleCode> = LazyLock::new(|| sample(Algorithm::Es256));
 
-/// An EU DCC test vector (DE/1, ES256) and its signer certificate.
+/// An EU DCC test vector and its signer certificate.
 struct DccSample {
     prefix: String,
     clock: i64,
@@ -42,9 +42,10 @@ struct DccSample {
     signature: Vec<u8>,
 }
 
-static HC1_ES256: LazyLock<DccSample> = LazyLock::new(|| {
-    let path =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/dcc/DE/2DCode/raw/1.json");
+fn dcc_sample(file: &str, clock: OffsetDateTime) -> DccSample {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../testdata/dcc")
+        .join(file);
     let v: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     let prefix = v["PREFIX"].as_str().unwrap().to_owned();
@@ -53,12 +54,17 @@ static HC1_ES256: LazyLock<DccSample> = LazyLock::new(|| {
     let (signed_bytes, signature) = signed_parts(&prefix).unwrap();
     DccSample {
         prefix,
-        clock: datetime!(2021-06-01 18:00 UTC).unix_timestamp(),
+        clock: clock.unix_timestamp(),
         cert,
         signed_bytes,
         signature,
     }
-});
+}
+
+static HC1_ES256: LazyLock<DccSample> =
+    LazyLock::new(|| dcc_sample("DE/2DCode/raw/1.json", datetime!(2021-06-01 18:00 UTC)));
+static HC1_PS256: LazyLock<DccSample> =
+    LazyLock::new(|| dcc_sample("CH/2DCode/raw/1.json", datetime!(2021-08-18 14:36:53 UTC)));
 
 #[divan::bench_group(name = "1_bare_signature", sample_count = 1000)]
 mod bare_signature {
@@ -84,15 +90,23 @@ mod bare_signature {
         });
     }
 
-    #[divan::bench]
-    fn hc1_es256(b: Bencher) {
-        let s = &*HC1_ES256;
+    fn run_dcc(b: Bencher, s: &DccSample) {
         b.bench(|| {
             assert!(s
                 .cert
                 .public_key
                 .verify(black_box(&s.signed_bytes), black_box(&s.signature)))
         });
+    }
+
+    #[divan::bench]
+    fn hc1_es256(b: Bencher) {
+        run_dcc(b, &HC1_ES256);
+    }
+
+    #[divan::bench]
+    fn hc1_ps256(b: Bencher) {
+        run_dcc(b, &HC1_PS256);
     }
 }
 
@@ -119,13 +133,21 @@ mod pipeline {
         run(b, &ES256);
     }
 
-    #[divan::bench]
-    fn hc1_es256(b: Bencher) {
-        let s = &*HC1_ES256;
+    fn run_dcc(b: Bencher, s: &DccSample) {
         let mut store = TrustStore::new();
         store.add_dcc_certificate(&s.cert);
         let mut verifier = Verifier::new(store);
         b.bench_local(|| verifier.verify(black_box(&s.prefix), s.clock).unwrap());
+    }
+
+    #[divan::bench]
+    fn hc1_es256(b: Bencher) {
+        run_dcc(b, &HC1_ES256);
+    }
+
+    #[divan::bench]
+    fn hc1_ps256(b: Bencher) {
+        run_dcc(b, &HC1_PS256);
     }
 }
 

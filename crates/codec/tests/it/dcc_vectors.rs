@@ -627,3 +627,31 @@ fn dcc_test_vectors() {
         failures.len()
     );
 }
+
+/// `--dcc-cert` accepts DER, PEM and bare base64 DER alike.
+#[test]
+fn signer_certificate_encodings() {
+    let text = fs::read_to_string(testdata().join("DE/2DCode/raw/1.json")).unwrap();
+    let v: Json = serde_json::from_str(&text).unwrap();
+    let b64 = v["TESTCTX"]["CERTIFICATE"].as_str().unwrap();
+    let der = B64.decode(b64).unwrap();
+    let pem = format!(
+        "-----BEGIN CERTIFICATE-----\n{}\n-----END CERTIFICATE-----\n",
+        b64.as_bytes()
+            .chunks(64)
+            .map(|c| std::str::from_utf8(c).unwrap())
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+    let from_b64 = DscCertificate::parse(b64.as_bytes()).unwrap();
+    let from_der = DscCertificate::parse(&der).unwrap();
+    let from_pem = DscCertificate::parse(pem.as_bytes()).unwrap();
+    assert_eq!(from_b64.kid, from_der.kid);
+    assert_eq!(from_pem.kid, from_der.kid);
+    assert_eq!(
+        from_der.public_key.algorithm(),
+        healthcode_codec::Algorithm::Es256
+    );
+    assert!(DscCertificate::parse(b"not a certificate").is_err());
+    assert!(DscCertificate::parse(&der[..der.len() / 2]).is_err());
+}

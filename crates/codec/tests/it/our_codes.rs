@@ -389,3 +389,30 @@ proptest! {
         prop_assert!(verifier.verify(&input, t0()).is_err());
     }
 }
+
+#[test]
+fn qr_from_a_jpeg_photo() {
+    let key = issuer_key("cn-22", 1, false);
+    let code = CodeIssuer::new(key)
+        .issue(
+            &request(Colour::Orange),
+            t0(),
+            CODE_ID,
+            &SystemRandom::new(),
+        )
+        .unwrap();
+    let png = QrMatrix::encode(&code.text)
+        .unwrap()
+        .to_png(6, false)
+        .unwrap();
+    let picture = image::load_from_memory(&png).unwrap();
+    let mut jpeg = Vec::new();
+    picture
+        .write_to(
+            &mut std::io::Cursor::new(&mut jpeg),
+            image::ImageFormat::Jpeg,
+        )
+        .unwrap();
+    assert_eq!(&jpeg[..2], &[0xFF, 0xD8]);
+    assert_eq!(qr::decode_image(&jpeg).unwrap(), vec![code.text]);
+}

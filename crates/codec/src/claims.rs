@@ -101,12 +101,10 @@ impl Claims {
         let mut cti = None;
         let mut hc = None;
         for _ in 0..n {
-            if !matches!(r.peek_major()?, Major::Unsigned | Major::Negative) {
-                r.skip()?;
-                r.skip()?;
+            let Some(key) = integer_key(&mut r)? else {
                 continue;
-            }
-            match r.integer()? {
+            };
+            match key {
                 CLAIM_ISS => set_once(&mut issuer, "iss", bounded_text(&mut r, "iss")?)?,
                 CLAIM_EXP => set_once(&mut exp, "exp", r.integer()?)?,
                 CLAIM_IAT => set_once(&mut iat, "iat", r.integer()?)?,
@@ -163,12 +161,10 @@ fn read_health_code<'a>(r: &mut Reader<'a>) -> Result<HealthCodeClaim<'a>, Claim
     let (mut colour, mut name, mut id, mut kind, mut as_of, mut demo) =
         (None, None, None, None, None, None);
     for _ in 0..n {
-        if !matches!(r.peek_major()?, Major::Unsigned | Major::Negative) {
-            r.skip()?;
-            r.skip()?;
+        let Some(key) = integer_key(r)? else {
             continue;
-        }
-        match r.integer()? {
+        };
+        match key {
             HC_COLOUR => {
                 let v = r.unsigned()?;
                 let c = Colour::from_wire(v).ok_or_else(|| ClaimsError::Invalid {
@@ -200,6 +196,17 @@ fn read_health_code<'a>(r: &mut Reader<'a>) -> Result<HealthCodeClaim<'a>, Claim
         status_as_of: as_of.ok_or(ClaimsError::Missing("status_as_of"))?,
         demo: demo.unwrap_or(false),
     })
+}
+
+/// Reads the next map key if it is an integer; otherwise skips the whole
+/// entry (key and value) and returns `None`. Unknown keys are tolerated.
+fn integer_key(r: &mut Reader<'_>) -> Result<Option<i64>, CborError> {
+    if matches!(r.peek_major()?, Major::Unsigned | Major::Negative) {
+        return Ok(Some(r.integer()?));
+    }
+    r.skip()?;
+    r.skip()?;
+    Ok(None)
 }
 
 fn bounded_text<'a>(r: &mut Reader<'a>, name: &'static str) -> Result<&'a str, ClaimsError> {

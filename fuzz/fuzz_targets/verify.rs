@@ -1,0 +1,75 @@
+#![no_main]
+//! Any input → the offline verifier, exactly as a checkpoint calls it: the
+//! bytes as (lossy) UTF-8, both prefixes reachable, a fixed trust store and
+//! a fixed clock ([`healthcode_fuzz::now_for`]). Besides "never panics,
+//! never hangs", the verdict must be consistent with itself (see `check`).
+
+use std::sync::{LazyLock, Mutex};
+
+use healthcode_codec::report::VerificationReport;
+use healthcode_codec::verify::{Authentic, Reason, Rejection};
+use healthcode_codec::Verifier;
+use healthcode_fuzz::{now_for, Fixture};
+use libfuzzer_sys::fuzz_target;
+
+/// One verifier for the whole run, as at a checkpoint: its buffers and
+/// inflater are reused from one input to the next.
+static VERIFIER: LazyLock<Mutex<Verifier>> =
+    LazyLock::new(|| Mutex::new(Fixture::new().verifier()));
+
+fuzz_target!(|data: &[u8]| {
+    let input = String::from_utf8_lossy(data);
+    let now = now_for(&input);
+    let mut verifier = VERIFIER.lock().expect("verifier lock");
+    let result = verifier.verify(&input, now);
+    check(&result, now);
+    // What `healthcode verify --json` prints: formats every decoded field.
+    let report = VerificationReport::from_result(&result);
+    let json = serde_json::to_string(&report).expect("report serializes");
+    assert_eq!(report.is_valid(), result.is_ok(), "{json}");
+    let authentic = match &result {
+        Ok(_) => true,
+        Err(r) => r.authentic.is_some(),
+    };
+    if authentic {
+        // Rare (the fuzzer cannot forge signatures): check that the reused
+        // buffers carry no state from one call to the next.
+        let again = verifier.verify(&input, now);
+        assert_eq!(format!("{again:?}"), format!("{result:?}"));
+    }
+});
+
+/// Reasons that can only follow a good signature.
+const AFTER_SIGNATURE: [Reason; 6] = [
+    Reason::IssuerMismatch,
+    Reason::KeyNotValid,
+    Reason::Revoked,
+    Reason::NotYetValid,
+    Reason::Expired,
+    Reason::WrongKeyUsage,
+];
+
+fn check(result: &Result<Authentic, Rejection>, now: i64) {
+    match result {
+        Ok(code) => {
+            assert!(
+                code.issued_at <= now && now <= code.expires_at,
+                "accepted outside its validity: {code:?}"
+            );
+        }
+        Err(r) => {
+            assert_eq!(
+                r.format.is_none(),
+                r.reason == Reason::BadPrefix,
+                "format {:?} with reason {}",
+                r.format,
+                r.reason
+            );
+            assert_eq!(
+                r.authentic.is_some(),
+                AFTER_SIGNATURE.contains(&r.reason),
+                "authentic content attached to {r}"
+            );
+        }
+    }
+}

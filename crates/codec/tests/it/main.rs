@@ -3,5 +3,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod dcc_vectors;
+mod fuzz_regressions;
 mod json_equiv;
 mod our_codes;

@@ -35,7 +35,14 @@ fn main() -> io::Result<()> {
     }
     println!("{total} inputs");
     for (verdict, (count, shortest)) in &verdicts {
-        let shown: String = shortest.chars().take(100).collect();
+        let shown: String = shortest
+            .chars()
+            .take(if std::env::var_os("FULL").is_some() {
+                usize::MAX
+            } else {
+                100
+            })
+            .collect();
         println!("{verdict:<22} {count:>6}   shortest: {shown:?}");
     }
     Ok(())

@@ -27,7 +27,7 @@ use healthcode_codec::trust::{KeyDescription, TrustList};
 use healthcode_codec::{base45, SigningKey};
 use healthcode_core::{CodeKind, Colour};
 use healthcode_fuzz::{
-    now_for, pack, Fixture, Wrap, ED25519_ISSUER, ES256_ISSUER, NOW, REVOKED_CODE_ID,
+    now_for, Fixture, Packer, Wrap, ED25519_ISSUER, ES256_ISSUER, NOW, REVOKED_CODE_ID,
 };
 use ring::rand::SystemRandom;
 use serde_json::Value as Json;
@@ -69,6 +69,9 @@ impl Corpus {
         self.seen.len()
     }
 }
+
+/// A crafted seed: label, wrapping, signer and kid, payload.
+type Crafted<'a> = (&'a str, Wrap, (&'a SigningKey, &'a [u8]), Vec<u8>);
 
 fn claims(issuer: &str, issued_at: i64, ttl: i64, code_id: [u8; 16], colour: Colour) -> Claims {
     Claims {
@@ -128,6 +131,7 @@ fn main() -> io::Result<()> {
 
     let fixture = Fixture::new();
     let mut verifier = fixture.verifier();
+    let mut packer = Packer::default();
     let ed_kid = fixture.ed25519.public_key().kid();
     let es_kid = fixture.es256.public_key().kid();
 
@@ -147,7 +151,7 @@ fn main() -> io::Result<()> {
             .to_string_lossy()
             .replace("/2DCode/raw/", "-");
         let field = |name: &str| v.get(name).and_then(Json::as_str).map(str::trim);
-        let hex_field = |name: &str| field(name).and_then(|h| hex_decode(h));
+        let hex_field = |name: &str| field(name).and_then(hex_decode);
         if let Some(prefix) = field("PREFIX") {
             verify.add(&format!("dcc-{label}"), prefix.as_bytes())?;
         }
@@ -219,7 +223,7 @@ fn main() -> io::Result<()> {
     let hcp1 = Wrap::HealthCode;
     let ed = (&fixture.ed25519, &ed_kid[..]);
     let es = (&fixture.es256, &es_kid[..]);
-    let crafted: Vec<(&str, Wrap, (&SigningKey, &[u8]), Vec<u8>)> = vec![
+    let crafted: Vec<Crafted> = vec![
         ("hcp1-valid-ed25519-green", hcp1, ed, encoded(&green)),
         ("hcp1-valid-es256-traveller", hcp1, es, encoded(&traveller)),
         ("hcp1-valid-demo-red", hcp1, ed, encoded(&demo)),
@@ -310,7 +314,7 @@ fn main() -> io::Result<()> {
     ];
     println!("crafted seeds for the verify target (verdict at the fuzz clock):");
     for (label, wrap, (key, kid), payload) in &crafted {
-        let code = pack(*wrap, key, kid, payload);
+        let code = packer.pack(*wrap, key, kid, payload);
         let verdict = match verifier.verify(&code, now_for(&code)) {
             Ok(_) => "valid".to_owned(),
             Err(r) => r.reason.to_string(),
@@ -376,7 +380,7 @@ fn main() -> io::Result<()> {
 }
 
 fn hex_decode(h: &str) -> Option<Vec<u8>> {
-    if h.len() % 2 != 0 {
+    if !h.len().is_multiple_of(2) {
         return None;
     }
     (0..h.len())

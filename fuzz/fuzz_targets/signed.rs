@@ -18,13 +18,13 @@ use healthcode_codec::dcc::DccPayload;
 use healthcode_codec::report::VerificationReport;
 use healthcode_codec::verify::{Content, Reason};
 use healthcode_codec::Verifier;
-use healthcode_fuzz::{pack, Fixture, Wrap, ED25519_ISSUER, ES256_ISSUER, NOW, NOW_HC1};
+use healthcode_fuzz::{Fixture, Packer, Wrap, ED25519_ISSUER, ES256_ISSUER, NOW, NOW_HC1};
 use libfuzzer_sys::fuzz_target;
 
-static STATE: LazyLock<Mutex<(Fixture, Verifier)>> = LazyLock::new(|| {
+static STATE: LazyLock<Mutex<(Fixture, Verifier, Packer)>> = LazyLock::new(|| {
     let fixture = Fixture::new();
     let verifier = fixture.verifier();
-    Mutex::new((fixture, verifier))
+    Mutex::new((fixture, verifier, Packer::default()))
 });
 
 fuzz_target!(|data: &[u8]| {
@@ -32,16 +32,16 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let mut state = STATE.lock().expect("state lock");
-    let (fixture, verifier) = &mut *state;
+    let (fixture, verifier, packer) = &mut *state;
     let (code, now, issuer) = match mode % 4 {
         0 => {
             let kid = fixture.ed25519.public_key().kid();
-            let code = pack(Wrap::HealthCode, &fixture.ed25519, &kid, payload);
+            let code = packer.pack(Wrap::HealthCode, &fixture.ed25519, &kid, payload);
             (code, NOW, Some(ED25519_ISSUER))
         }
         1 => {
             let kid = fixture.es256.public_key().kid();
-            let code = pack(Wrap::HealthCode, &fixture.es256, &kid, payload);
+            let code = packer.pack(Wrap::HealthCode, &fixture.es256, &kid, payload);
             (code, NOW, Some(ES256_ISSUER))
         }
         m => {
@@ -50,7 +50,7 @@ fuzz_target!(|data: &[u8]| {
             } else {
                 Wrap::Hc1Uncompressed
             };
-            let code = pack(wrap, &fixture.dsc_key, &fixture.dsc.kid, payload);
+            let code = packer.pack(wrap, &fixture.dsc_key, &fixture.dsc.kid, payload);
             (code, NOW_HC1, None)
         }
     };

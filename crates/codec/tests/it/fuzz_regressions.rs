@@ -385,3 +385,33 @@ fn dcc_at_the_fuzz_clock() {
         Some(Reason::BadSignature | Reason::BadCose)
     ));
 }
+
+/// Shortest inputs of the `verify` run (its mutator unpacks a code, mutates
+/// the COSE bytes and packs them again) that reached each check before the
+/// signature with an `HCP1:` prefix. Nothing crashed; these pin the verdicts.
+#[test]
+fn fuzzer_found_cose_mutations() {
+    let mut v = verifier();
+    let cases = [
+        // Protected header {1: 22, -19: h'fd11…'}: algorithm 22 is unknown.
+        (
+            "HCP1:NCFT+F*5MN58PS3:PU8OVTA9I31NMKTU9BP4NUJ 71N4LOQR%EG7T3Q:N:Y736F34U9UDFRJ8ESS/R3N372BK-G:GC4JGRYSK/I2RAMJBN1Q4XK1AE104S371R0C429H3DHLF02/ATD88ZXHJ2640K: 44/QY7G3:61AKWT1A1",
+            Reason::UnsupportedAlgorithm,
+        ),
+        // EdDSA with a kid no key of the store has.
+        (
+            "HCP1:NCFA*F6HMB9GDP26L2RIP2%210NDNQ+CH7ZCHB6+OTLI9131EF0DRMJ8GEC7-.DO48WC4IV2D*R.$RGO2N4HE%PO*GRTE:Z2Z275%QCN1/711N6SWB0+E.N8762J$OPI7D1LDT4.05IEJ.-2%LPQ/NAHOTTNSVS%ICNK5",
+            Reason::UnknownKey,
+        ),
+        // EdDSA under the trusted key's kid, over a mangled payload.
+        (
+            "HCP1:NCFR+F5SL*5800066AH 4$NLD5N8TS491.HCFIHUS81T4JCOBFJXW0OXDJ5M*20-9C3FFXDI8MPC3AMH2W9E/5L/IGPMPICEIVV-62ILH FS8YI2V2-41T:0%USIDOW%R/T6ZGTNXTTWLPD0NJK-012 FO5WHT910KKNOR1WV:21 173",
+            Reason::BadSignature,
+        ),
+    ];
+    for (input, want) in cases {
+        let err = v.verify(input, NOW).unwrap_err();
+        assert_eq!(err.reason, want, "{err}");
+        assert!(err.authentic.is_none());
+    }
+}

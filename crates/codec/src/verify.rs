@@ -69,6 +69,20 @@ impl Reason {
         Reason::WrongKeyUsage,
     ];
 
+    /// True for the refusals that are only reached once the signature has
+    /// verified (the code is authentic but must not pass).
+    pub const fn follows_signature(self) -> bool {
+        matches!(
+            self,
+            Reason::IssuerMismatch
+                | Reason::KeyNotValid
+                | Reason::Revoked
+                | Reason::NotYetValid
+                | Reason::Expired
+                | Reason::WrongKeyUsage
+        )
+    }
+
     pub const fn as_str(self) -> &'static str {
         match self {
             Reason::BadPrefix => "bad_prefix",

@@ -144,6 +144,9 @@ fn declared(id: &str, at: OffsetDateTime) -> Result<Event> {
         Fact::SelfDeclaration {
             fever: false,
             symptoms: false,
+            temperature: None,
+            travel: Vec::new(),
+            contact_with_case: false,
         },
     )
 }

@@ -542,6 +542,9 @@ mod rules {
                 Fact::SelfDeclaration {
                     fever: false,
                     symptoms: false,
+                    temperature: None,
+                    travel: Vec::new(),
+                    contact_with_case: false,
                 },
             )
             .unwrap(),

@@ -68,6 +68,9 @@ fn hundred_events() -> Vec<Event> {
             Fact::SelfDeclaration {
                 fever: false,
                 symptoms: false,
+                temperature: None,
+                travel: Vec::new(),
+                contact_with_case: false,
             },
         );
         i += 1;

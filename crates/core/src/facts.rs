@@ -361,10 +361,20 @@ impl Override {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Fact {
-    /// The person's own health declaration.
+    /// The person's own health declaration. Travel and contacts are kept as
+    /// declared, for officials to review; rules read fever and symptoms.
     SelfDeclaration {
         fever: bool,
         symptoms: bool,
+        /// A temperature the person measured themselves, if given.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        temperature: Option<Temperature>,
+        /// Places visited in the last 14 days, as declared.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        travel: Vec<String>,
+        /// Declared contact with a confirmed or suspected case.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        contact_with_case: bool,
     },
     /// A body temperature measured on site.
     Temperature {

@@ -182,7 +182,13 @@ impl<'e> DataView<'e> {
         };
         let fact = |i: Option<usize>| i.and_then(|i| events.get(i).map(|e| (i, e.fact())));
 
-        if let Some((i, Fact::SelfDeclaration { fever, symptoms })) = fact(latest.declaration) {
+        if let Some((
+            i,
+            Fact::SelfDeclaration {
+                fever, symptoms, ..
+            },
+        )) = fact(latest.declaration)
+        {
             root.insert(
                 "declaration".into(),
                 json!({"at": at(i), "fever": fever, "symptoms": symptoms}),

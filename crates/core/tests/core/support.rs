@@ -26,7 +26,13 @@ pub fn declaration(id: &str, at: &str, fever: bool, symptoms: bool) -> Event {
         id,
         at,
         Source::SelfDeclared,
-        Fact::SelfDeclaration { fever, symptoms },
+        Fact::SelfDeclaration {
+            fever,
+            symptoms,
+            temperature: None,
+            travel: Vec::new(),
+            contact_with_case: false,
+        },
     )
 }
 

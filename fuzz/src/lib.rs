@@ -14,7 +14,9 @@ use healthcode_codec::compress::{Deflater, Inflater};
 use healthcode_codec::dcc::{DscCertificate, DCC_PREFIX};
 use healthcode_codec::trust::{KeyRole, TrustedKey};
 use healthcode_codec::verify::{split_prefix, Format};
-use healthcode_codec::{base45, cose, Algorithm, SigningKey, TrustStore, Verifier, PREFIX};
+use healthcode_codec::{
+    base45, cose, Algorithm, SigningKey, TrustStore, Verifier, VerifyOptions, PREFIX,
+};
 use ring::rand::SystemRandom;
 
 /// 2026-11-22T08:01:00Z: one minute after the golden code was issued
@@ -114,8 +116,15 @@ impl Fixture {
         store
     }
 
+    /// A verifier that accepts the DEMO issuer, so its codes reach every check.
     pub fn verifier(&self) -> Verifier {
-        Verifier::new(self.trust_store())
+        Verifier::with_options(
+            self.trust_store(),
+            VerifyOptions {
+                accept_demo: true,
+                ..VerifyOptions::default()
+            },
+        )
     }
 }
 

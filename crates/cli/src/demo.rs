@@ -13,7 +13,7 @@ use clap::Args;
 use healthcode_codec::qr::QrMatrix;
 use healthcode_codec::report::VerificationReport;
 use healthcode_codec::{
-    Algorithm, CodeIssuer, CodeRequest, IssuerKey, TrustList, TrustStore, Verifier,
+    Algorithm, CodeIssuer, CodeRequest, IssuerKey, TrustList, TrustStore, Verifier, VerifyOptions,
 };
 use healthcode_core::facts::{
     DiagnosisStatus, Event, EventId, Fact, OfficialId, QuarantinePlace, Source, Temperature,
@@ -221,7 +221,14 @@ pub fn run(a: DemoArgs) -> Result<ExitCode> {
 
     let mut store = TrustStore::new();
     store.add_trust_list(&TrustList::open(&trust_text, Some(&fingerprint))?);
-    let mut verifier = Verifier::new(store);
+    // The demo's own codes are DEMO codes: accept them here, knowingly.
+    let mut verifier = Verifier::with_options(
+        store,
+        VerifyOptions {
+            accept_demo: true,
+            ..VerifyOptions::default()
+        },
+    );
     let mut issuer = CodeIssuer::new(issuer_key);
 
     let rules = ShippedRuleSet::Jilin.load()?;
@@ -329,7 +336,7 @@ pub fn run(a: DemoArgs) -> Result<ExitCode> {
     println!("\n  Try it yourself / 自己试试:");
     let first_png = out.join("code-1-green.png");
     println!(
-        "    healthcode verify --trust {} --trust-pin {fingerprint} {}",
+        "    healthcode verify --accept-demo --trust {} --trust-pin {fingerprint} {}",
         shell_path(&trust_path),
         shell_path(&first_png)
     );

@@ -34,6 +34,9 @@ pub struct VerifyArgs {
     /// Seconds of clock difference tolerated / 允许的时钟误差（秒）
     #[arg(long, default_value_t = 0)]
     skew: i64,
+    /// Accept codes signed with DEMO keys (refused as demo_issuer otherwise) / 接受演示码
+    #[arg(long)]
+    accept_demo: bool,
     /// Print one JSON object / 输出 JSON
     #[arg(long)]
     json: bool,
@@ -54,7 +57,11 @@ pub fn run(a: VerifyArgs) -> Result<ExitCode> {
         Input::Code(text) => text,
         Input::NoCode(e) => return Ok(print_no_code(&e, a.json)),
     };
-    let mut verifier = Verifier::with_options(store, VerifyOptions { clock_skew: a.skew });
+    let options = VerifyOptions {
+        clock_skew: a.skew,
+        accept_demo: a.accept_demo,
+    };
+    let mut verifier = Verifier::with_options(store, options);
     let result = verifier.verify(&code, now);
     let report = VerificationReport::from_result(&result);
     if a.json {

@@ -469,13 +469,20 @@ fn demo_writes_verifiable_codes() {
     );
     let page = std::fs::read_to_string(out.join("index.html")).unwrap();
     assert!(page.contains("not a real health code") && page.contains("并非真实健康码"));
-    let o = healthcode(&[
+    let trust = out.join("trust-list.json");
+    let red = out.join("code-4-red.png");
+    let args = [
         "verify",
         "--trust",
-        out.join("trust-list.json").to_str().unwrap(),
+        trust.to_str().unwrap(),
         "--json",
-        out.join("code-4-red.png").to_str().unwrap(),
-    ]);
+        red.to_str().unwrap(),
+    ];
+    // A DEMO code is refused unless the checkpoint is told to accept demos.
+    let o = healthcode(&args);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert_eq!(json(&o)["reason"], "demo_issuer");
+    let o = healthcode(&[&args[..1], &["--accept-demo"], &args[1..]].concat());
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let r = json(&o);
     assert_eq!(

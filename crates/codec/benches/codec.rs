@@ -115,7 +115,7 @@ mod pipeline {
     use super::*;
 
     fn run(b: Bencher, s: &SampleCode) {
-        let mut verifier = Verifier::new(s.store.clone());
+        let mut verifier = s.verifier();
         b.bench_local(|| {
             verifier
                 .verify(black_box(&s.code), s.issued_at + 10)

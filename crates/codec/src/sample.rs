@@ -44,6 +44,19 @@ pub struct SampleCode {
     pub request: CodeRequest,
 }
 
+impl SampleCode {
+    /// A verifier trusting the sample's (DEMO) key and accepting DEMO codes.
+    pub fn verifier(&self) -> crate::Verifier {
+        crate::Verifier::with_options(
+            self.store.clone(),
+            crate::VerifyOptions {
+                accept_demo: true,
+                ..Default::default()
+            },
+        )
+    }
+}
+
 /// Builds a sample code issued at `now`.
 pub fn sample_code(
     alg: Algorithm,

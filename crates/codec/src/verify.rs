@@ -49,10 +49,11 @@ pub enum Reason {
     NotYetValid,
     Expired,
     WrongKeyUsage,
+    DemoIssuer,
 }
 
 impl Reason {
-    pub const ALL: [Reason; 14] = [
+    pub const ALL: [Reason; 15] = [
         Reason::BadPrefix,
         Reason::BadBase45,
         Reason::BadCompression,
@@ -67,6 +68,7 @@ impl Reason {
         Reason::NotYetValid,
         Reason::Expired,
         Reason::WrongKeyUsage,
+        Reason::DemoIssuer,
     ];
 
     /// True for the refusals that are only reached once the signature has
@@ -80,6 +82,7 @@ impl Reason {
                 | Reason::NotYetValid
                 | Reason::Expired
                 | Reason::WrongKeyUsage
+                | Reason::DemoIssuer
         )
     }
 
@@ -99,6 +102,7 @@ impl Reason {
             Reason::NotYetValid => "not_yet_valid",
             Reason::Expired => "expired",
             Reason::WrongKeyUsage => "wrong_key_usage",
+            Reason::DemoIssuer => "demo_issuer",
         }
     }
 
@@ -123,6 +127,9 @@ impl Reason {
             Reason::NotYetValid => "This code is not valid yet (check the device clock).",
             Reason::Expired => "This code has expired: ask the holder to refresh it.",
             Reason::WrongKeyUsage => "The signing key may not sign this kind of certificate.",
+            Reason::DemoIssuer => {
+                "A DEMO code, signed with a demonstration key: not a real health code."
+            }
         }
     }
 
@@ -142,6 +149,7 @@ impl Reason {
             Reason::NotYetValid => "此码尚未生效（请检查设备时间）。",
             Reason::Expired => "此码已过期：请持码人刷新。",
             Reason::WrongKeyUsage => "签名密钥无权签发此类证书。",
+            Reason::DemoIssuer => "演示码：由演示密钥签发，并非真实健康码。",
         }
     }
 }
@@ -207,6 +215,8 @@ impl fmt::Display for Rejection {
 pub struct VerifyOptions {
     /// Seconds of clock difference tolerated on `iat` and `exp`.
     pub clock_skew: i64,
+    /// Accept codes signed with DEMO keys (refused as `demo_issuer` otherwise).
+    pub accept_demo: bool,
 }
 
 /// Verifies codes offline against a [`TrustStore`].
@@ -433,6 +443,12 @@ impl Verifier {
             return Some((
                 Reason::Expired,
                 format!("expired at {}, now is {}", when(code.expires_at), when(now)),
+            ));
+        }
+        if code.demo && !self.options.accept_demo {
+            return Some((
+                Reason::DemoIssuer,
+                "signed with a DEMO key; pass accept_demo to accept demonstration codes".into(),
             ));
         }
         if let (Content::Dcc(payload), KeyRole::Dcc { usage, .. }) = (&code.content, &signer.role) {

@@ -8,7 +8,7 @@ use healthcode_codec::qr::{self, QrMatrix};
 use healthcode_codec::trust::{KeyDescription, RevocationList, TrustList};
 use healthcode_codec::verify::{Content, Reason};
 use healthcode_codec::{
-    Algorithm, CodeIssuer, CodeRequest, IssuerKey, SigningKey, TrustStore, Verifier,
+    Algorithm, CodeIssuer, CodeRequest, IssuerKey, SigningKey, TrustStore, Verifier, VerifyOptions,
 };
 use healthcode_core::{CodeKind, Colour};
 use proptest::prelude::*;
@@ -66,6 +66,31 @@ fn request(colour: Colour) -> CodeRequest {
 
 const CODE_ID: [u8; CODE_ID_LEN] = [7; CODE_ID_LEN];
 
+fn accepting_demo(store: TrustStore) -> Verifier {
+    Verifier::with_options(
+        store,
+        VerifyOptions {
+            accept_demo: true,
+            ..VerifyOptions::default()
+        },
+    )
+}
+
+#[test]
+fn demo_codes_are_refused_unless_accepted() {
+    let key = issuer_key("DEMO-22", 1, true);
+    let store = store_trusting(&[&key]);
+    let code = CodeIssuer::new(key)
+        .issue(&request(Colour::Green), t0(), CODE_ID, &SystemRandom::new())
+        .unwrap();
+    let refused = Verifier::new(store.clone())
+        .verify(&code.text, t0())
+        .unwrap_err();
+    assert_eq!(refused.reason, Reason::DemoIssuer);
+    assert!(refused.authentic.is_some_and(|a| a.demo));
+    assert!(accepting_demo(store).verify(&code.text, t0()).is_ok());
+}
+
 #[test]
 fn issue_then_verify_every_colour_and_algorithm() {
     let rng = SystemRandom::new();
@@ -74,7 +99,7 @@ fn issue_then_verify_every_colour_and_algorithm() {
         ..issuer_key("cn-11", 2, false)
     };
     let ed = issuer_key("cn-22", 1, true);
-    let mut verifier = Verifier::new(store_trusting(&[&ed, &es256]));
+    let mut verifier = accepting_demo(store_trusting(&[&ed, &es256]));
     for key in [ed, es256] {
         let alg = key.signing_key.algorithm();
         let mut issuer = CodeIssuer::new(key);
@@ -287,7 +312,7 @@ fn trust_lists_are_signed_and_pinned() {
 #[test]
 fn qr_picture_round_trip() {
     let key = issuer_key("cn-22", 1, true);
-    let mut verifier = Verifier::new(store_trusting(&[&key]));
+    let mut verifier = accepting_demo(store_trusting(&[&key]));
     let code = CodeIssuer::new(key)
         .issue(
             &request(Colour::Yellow),

@@ -3,13 +3,28 @@
 //! SQL lives in the backend crates (`healthcode-store-sqlite`,
 //! `healthcode-store-postgres`); the server is generic over [`Store`].
 //! Every backend must pass the same conformance suite
-//! (`healthcode_store::conformance`, see the backends' tests).
+//! (`healthcode_store::conformance`, behind the `conformance` feature; see
+//! the backends' tests).
+//!
+//! Time: stores never read the clock; every instant comes in as an argument.
+//! Instants come back as the same instant in UTC (nanosecond precision),
+//! except where the offset is part of the data: an [`Event`] and an
+//! [`AuditRecord`] come back with the offset they were given, because the
+//! audit hash covers it. Storable instants lie between 1677 and 2262 (Unix
+//! nanoseconds in 64 bits); others are refused with [`StoreError::Backend`].
 #![forbid(unsafe_code)]
+
+pub mod columns;
+#[cfg(feature = "conformance")]
+pub mod conformance;
 
 use std::fmt;
 use std::future::Future;
 
-use healthcode_core::{AuditEntry, AuditRecord, Event, Identity};
+use healthcode_core::audit::ChainSummary;
+use healthcode_core::{
+    AuditEntry, AuditRecord, ChainBreak, ChainVerifier, Digest, Event, Identity,
+};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 use time::OffsetDateTime;
@@ -45,8 +60,10 @@ impl PersonId {
     }
 
     pub fn parse(s: &str) -> Option<PersonId> {
-        (s.len() == 32 && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)))
-            .then(|| PersonId(s.to_owned()))
+        (s.len() == 32
+            && s.bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)))
+        .then(|| PersonId(s.to_owned()))
     }
 
     pub fn as_str(&self) -> &str {
@@ -204,7 +221,11 @@ pub trait Store: Clone + Send + Sync + 'static {
 
     // Facts and events. Event ids are unique per person (Conflict otherwise);
     // `events` returns them in time order, then by id.
-    fn append_event(&self, person: &PersonId, event: &Event) -> impl Future<Output = Result<()>> + Send;
+    fn append_event(
+        &self,
+        person: &PersonId,
+        event: &Event,
+    ) -> impl Future<Output = Result<()>> + Send;
     fn events(&self, person: &PersonId) -> impl Future<Output = Result<Vec<Event>>> + Send;
 
     // One-time SMS codes: one live challenge per phone (a new one replaces it).
@@ -217,18 +238,24 @@ pub trait Store: Clone + Send + Sync + 'static {
     // Sessions.
     fn create_session(&self, session: &Session) -> impl Future<Output = Result<()>> + Send;
     /// The session with this token hash, if it exists and has not expired at `now`.
+    /// A session is live while `now < expires_at`.
     fn session(
         &self,
         token_hash: &[u8; 32],
         now: OffsetDateTime,
     ) -> impl Future<Output = Result<Option<Session>>> + Send;
     fn delete_session(&self, token_hash: &[u8; 32]) -> impl Future<Output = Result<()>> + Send;
-    /// Deletes sessions and OTP challenges expired at `now`; returns how many.
+    /// Deletes sessions and OTP challenges expired at `now` (`expires_at <= now`);
+    /// returns how many.
     fn purge_expired(&self, now: OffsetDateTime) -> impl Future<Output = Result<u64>> + Send;
 
     // Officials.
-    fn create_official(&self, account: &OfficialAccount) -> impl Future<Output = Result<()>> + Send;
-    fn official(&self, username: &str) -> impl Future<Output = Result<Option<OfficialAccount>>> + Send;
+    fn create_official(&self, account: &OfficialAccount)
+        -> impl Future<Output = Result<()>> + Send;
+    fn official(
+        &self,
+        username: &str,
+    ) -> impl Future<Output = Result<Option<OfficialAccount>>> + Send;
 
     // The development SMS outbox.
     fn push_outbox(
@@ -243,8 +270,44 @@ pub trait Store: Clone + Send + Sync + 'static {
     // The audit chain. `append_audit` seals the record onto the current head
     // atomically: concurrent appends never fork the chain.
     fn append_audit(&self, record: AuditRecord) -> impl Future<Output = Result<AuditEntry>> + Send;
-    /// Entries with `seq` greater than `after` (0 = from the start), in order, at most `limit`.
-    fn audit_entries(&self, after: u64, limit: u32) -> impl Future<Output = Result<Vec<AuditEntry>>> + Send;
+    /// Entries after the first `after` ones, in order, at most `limit`.
+    ///
+    /// Sequence numbers count from 0 (the first entry is `seq` 0), so this
+    /// is the entries with `seq >= after`: 0 = from the start, and the page
+    /// after a batch starts at `last.seq + 1`. [`Store::verify_audit`] pages
+    /// through the whole chain.
+    fn audit_entries(
+        &self,
+        after: u64,
+        limit: u32,
+    ) -> impl Future<Output = Result<Vec<AuditEntry>>> + Send;
     /// Entries whose subject is `subject`, in order.
     fn audit_about(&self, subject: &str) -> impl Future<Output = Result<Vec<AuditEntry>>> + Send;
+
+    /// Reads the whole audit chain page by page and checks it with a
+    /// [`ChainVerifier`]. The outer error is storage failing; the inner one
+    /// is the first break in the chain. With `trusted_head` (a published
+    /// head hash), entries removed from the end are detected too.
+    fn verify_audit(
+        &self,
+        trusted_head: Option<Digest>,
+    ) -> impl Future<Output = Result<std::result::Result<ChainSummary, ChainBreak>>> + Send {
+        async move {
+            const PAGE: u32 = 1000;
+            let mut verifier = ChainVerifier::new();
+            let mut after = 0;
+            loop {
+                let page = self.audit_entries(after, PAGE).await?;
+                for entry in &page {
+                    if let Err(chain_break) = verifier.check(entry) {
+                        return Ok(Err(chain_break));
+                    }
+                }
+                match page.last() {
+                    Some(last) if page.len() == PAGE as usize => after = last.seq.saturating_add(1),
+                    _ => return Ok(verifier.finish(trusted_head)),
+                }
+            }
+        }
+    }
 }

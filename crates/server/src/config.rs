@@ -1,0 +1,178 @@
+//! Server settings: a value built at start-up (file, then environment, with
+//! `*_FILE` variants for secrets) and handed to the app state.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::i18n::Text;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path} is not valid settings: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("setting {name}: {why}")]
+    Invalid { name: &'static str, why: String },
+}
+
+/// A secret: never printed.
+#[derive(Clone, Default, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(s: impl Into<String>) -> Secret {
+        Secret(s.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(if self.0.is_empty() {
+            "(unset)"
+        } else {
+            "(redacted)"
+        })
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Settings {
+    /// This deployment's region (issuing authority) id, e.g. `cn-22`.
+    pub region_id: String,
+    pub region_name: Text,
+    /// What the region's code is called, e.g. 演示健康码 / DEMO Health Code.
+    pub code_name: Text,
+    /// `national`, `jilin`, or the path of a rule-set file.
+    pub rule_set: String,
+    /// The issuer's signing key file (from `healthcode keys generate`).
+    pub issuer_key_file: Option<PathBuf>,
+    /// The key that signs the published trust list; the issuer key if unset.
+    pub publisher_key_file: Option<PathBuf>,
+    /// Seconds a code shown on a phone stays valid; the page refreshes it first.
+    pub code_ttl_seconds: i64,
+    pub otp_ttl_seconds: i64,
+    pub otp_max_attempts: u32,
+    pub citizen_session_hours: i64,
+    pub official_session_hours: i64,
+    /// Key for hashing phone numbers at rest (`HEALTHCODE_PHONE_HASH_SECRET`
+    /// or `..._FILE`). Changing it orphans every stored phone hash.
+    pub phone_hash_secret: Secret,
+    /// A demonstration deployment: DEMO marks everywhere, outbox page shown.
+    pub demo: bool,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            region_id: "DEMO-22".into(),
+            region_name: Text::new("演示地区", "Demo region"),
+            code_name: Text::new("演示健康码", "DEMO Health Code"),
+            rule_set: "jilin".into(),
+            issuer_key_file: None,
+            publisher_key_file: None,
+            code_ttl_seconds: 120,
+            otp_ttl_seconds: 300,
+            otp_max_attempts: 5,
+            citizen_session_hours: 24 * 7,
+            official_session_hours: 12,
+            phone_hash_secret: Secret::default(),
+            demo: false,
+        }
+    }
+}
+
+impl Settings {
+    /// Reads a TOML file (if given), then applies `HEALTHCODE_*` variables
+    /// from `env` (a `*_FILE` variable names a file holding the value).
+    pub fn load(
+        file: Option<&Path>,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Settings, ConfigError> {
+        let mut s = match file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                    path: path.to_owned(),
+                    source,
+                })?;
+                toml::from_str(&text).map_err(|e| ConfigError::Parse {
+                    path: path.to_owned(),
+                    message: e.to_string(),
+                })?
+            }
+            None => Settings::default(),
+        };
+        let read = |name: &str| -> Result<Option<String>, ConfigError> {
+            if let Some(v) = env(name) {
+                return Ok(Some(v));
+            }
+            match env(&format!("{name}_FILE")) {
+                Some(path) => std::fs::read_to_string(&path)
+                    .map(|v| Some(v.trim_end_matches(['\n', '\r']).to_owned()))
+                    .map_err(|source| ConfigError::Read {
+                        path: path.into(),
+                        source,
+                    }),
+                None => Ok(None),
+            }
+        };
+        if let Some(v) = read("HEALTHCODE_REGION_ID")? {
+            s.region_id = v;
+        }
+        if let Some(v) = read("HEALTHCODE_RULE_SET")? {
+            s.rule_set = v;
+        }
+        if let Some(v) = read("HEALTHCODE_ISSUER_KEY_FILE")? {
+            s.issuer_key_file = Some(v.into());
+        }
+        if let Some(v) = read("HEALTHCODE_PUBLISHER_KEY_FILE")? {
+            s.publisher_key_file = Some(v.into());
+        }
+        if let Some(v) = read("HEALTHCODE_PHONE_HASH_SECRET")? {
+            s.phone_hash_secret = Secret::new(v);
+        }
+        if let Some(v) = read("HEALTHCODE_CODE_TTL_SECONDS")? {
+            s.code_ttl_seconds = v.parse().map_err(|_| ConfigError::Invalid {
+                name: "HEALTHCODE_CODE_TTL_SECONDS",
+                why: format!("{v:?} is not a number of seconds"),
+            })?;
+        }
+        s.validate()?;
+        Ok(s)
+    }
+
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if !(30..=31 * 86_400).contains(&self.code_ttl_seconds) {
+            return Err(ConfigError::Invalid {
+                name: "code_ttl_seconds",
+                why: "must be between 30 seconds and 31 days".into(),
+            });
+        }
+        if self.phone_hash_secret.expose().len() < 16 {
+            return Err(ConfigError::Invalid {
+                name: "phone_hash_secret",
+                why:
+                    "must be set (HEALTHCODE_PHONE_HASH_SECRET or ..._FILE), at least 16 characters"
+                        .into(),
+            });
+        }
+        if self.region_id.trim().is_empty() {
+            return Err(ConfigError::Invalid {
+                name: "region_id",
+                why: "must not be empty".into(),
+            });
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,82 @@
+//! The health-code HTTP server: a thin HTTP layer (`api`, `pages`) over the
+//! platform's logic (`service`), generic over the storage backend.
+#![forbid(unsafe_code)]
+
+pub mod api;
+pub mod auth;
+pub mod clock;
+pub mod config;
+pub mod error;
+pub mod i18n;
+pub mod pages;
+pub mod ratelimit;
+pub mod security;
+pub mod service;
+pub mod sms;
+pub mod state;
+
+use std::future::Future;
+use std::net::SocketAddr;
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::IntoResponse;
+use axum::Router;
+use healthcode_store::Store;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::trace::TraceLayer;
+use utoipa::OpenApi;
+use utoipa_swagger_ui::SwaggerUi;
+
+pub use clock::{Clock, FixedClock, SystemClock};
+pub use config::{Secret, Settings};
+pub use error::ApiError;
+pub use state::AppState;
+
+/// Requests larger than this are refused (413): forms and JSON are small.
+const BODY_LIMIT: usize = 64 * 1024;
+
+/// The whole application.
+pub fn router<S: Store>(state: AppState<S>) -> Router {
+    let security = |name: &'static str, value: &'static str| {
+        SetResponseHeaderLayer::if_not_present(
+            header::HeaderName::from_static(name),
+            HeaderValue::from_static(value),
+        )
+    };
+    Router::new()
+        .merge(api::routes::<S>())
+        .merge(pages::routes::<S>())
+        .merge(SwaggerUi::new("/docs").url("/docs/openapi.json", api::ApiDoc::openapi()))
+        .fallback(not_found)
+        .with_state(state)
+        .layer(RequestBodyLimitLayer::new(BODY_LIMIT))
+        .layer(security("x-content-type-options", "nosniff"))
+        .layer(security("x-frame-options", "DENY"))
+        .layer(security("referrer-policy", "no-referrer"))
+        .layer(security(
+            "content-security-policy",
+            "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; script-src 'self' 'unsafe-inline'; frame-ancestors 'none'",
+        ))
+        .layer(TraceLayer::new_for_http())
+}
+
+async fn not_found() -> impl IntoResponse {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "not_found",
+        i18n::Text::new("没有这个地址。", "No such address."),
+    )
+}
+
+/// Serves until `shutdown` completes, then finishes in-flight requests.
+pub async fn serve<S: Store>(
+    listener: tokio::net::TcpListener,
+    state: AppState<S>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await
+}

@@ -7,9 +7,11 @@
 mod args;
 mod bench;
 mod demo;
+mod demo_server;
 mod issue;
 mod keys;
 mod rules;
+mod serve;
 mod verify;
 
 use std::process::ExitCode;
@@ -30,8 +32,12 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run the demonstration: DEMO keys, a trust list, codes of every colour, verified / 运行演示
-    Demo(demo::DemoArgs),
+    /// Run the demo server: SQLite, DEMO keys, people of every colour / 运行演示服务器
+    Demo(serve::ServeArgs),
+    /// Write the offline demo: DEMO keys, trust list, codes of every colour, a static page / 生成离线演示
+    DemoFiles(demo::DemoArgs),
+    /// Run the server / 运行服务器
+    Serve(serve::ServeArgs),
     /// Issue a signed health code / 签发健康码
     Issue(issue::IssueArgs),
     /// Verify a code offline: a code string, "-" for stdin, or a PNG/JPEG picture / 离线核验健康码
@@ -64,7 +70,9 @@ fn main() -> ExitCode {
         }
     };
     let result = match cli.command {
-        Command::Demo(a) => demo::run(a),
+        Command::Demo(a) => serve::demo(a),
+        Command::DemoFiles(a) => demo::run(a),
+        Command::Serve(a) => serve::serve(a),
         Command::Issue(a) => issue::run(a),
         Command::Verify(a) => verify::run(a),
         Command::Keys(cmd) => keys::run(cmd),

@@ -458,7 +458,7 @@ fn bad_input_is_one_clear_line() {
 fn demo_writes_verifiable_codes() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("demo");
-    let o = healthcode(&["demo", "--out", out.to_str().unwrap()]);
+    let o = healthcode(&["demo-files", "--out", out.to_str().unwrap()]);
     assert!(o.status.success(), "{}", stderr(&o));
     let text = stdout(&o);
     assert!(text.contains("DEMO"));

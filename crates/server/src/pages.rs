@@ -596,7 +596,7 @@ async fn code_html<S: Store>(
         doc_l = t::DOC_NUMBER.get(lang),
         document = esc(document),
         kind_l = t::KIND.get(lang),
-        kind = esc(kind),
+        kind = kind_label(kind, lang),
         valid_l = t::VALID_UNTIL.get(lang),
         now_l = t::NOW.get(lang),
         expires = esc(view.expires_at.as_deref().unwrap_or("")),
@@ -605,6 +605,15 @@ async fn code_html<S: Store>(
         rules_l = t::RULE_SET.get(lang),
         rule_set = esc(&view.rule_set),
     )))
+}
+
+fn kind_label(kind: &str, lang: Lang) -> &'static str {
+    match (kind, lang) {
+        ("traveller", Lang::Zh) => "外籍人员版",
+        ("traveller", Lang::En) => "traveller version",
+        (_, Lang::Zh) => "居民",
+        (_, Lang::En) => "resident",
+    }
 }
 
 fn css_colour(colour: &str) -> &'static str {
@@ -857,7 +866,7 @@ async fn official_view<S: Store>(
             }),
             name = esc(&view.name),
             doc = esc(&view.document),
-            kind = esc(&view.kind),
+            kind = kind_label(&view.kind, lang),
             explanation = esc(if lang == Lang::Zh {
                 &decision.explanation.zh
             } else {

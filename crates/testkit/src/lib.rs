@@ -116,10 +116,16 @@ impl PgCluster {
     pub fn start() -> Result<PgCluster, PgError> {
         let bin = find_bin_dir().ok_or(PgError::BinariesNotFound)?;
         let as_postgres = running_as_root();
-        let dir = tempfile::Builder::new()
-            .prefix("healthcode-pg-")
-            .tempdir()
-            .map_err(|e| failed(format!("cannot create a temporary directory: {e}")))?;
+        let mut dir = tempfile::Builder::new();
+        dir.prefix("healthcode-pg-");
+        // The postgres user must be able to reach the directory: $TMPDIR
+        // may be inside root's home, /tmp never is.
+        let dir = if as_postgres && Path::new("/tmp").is_dir() {
+            dir.tempdir_in("/tmp")
+        } else {
+            dir.tempdir()
+        }
+        .map_err(|e| failed(format!("cannot create a temporary directory: {e}")))?;
         let mut cluster = PgCluster {
             dir,
             bin,
@@ -416,5 +422,47 @@ pub async fn fresh_database(what: &str) -> Option<String> {
              `apt-get install -y postgresql`"
         ),
         Err(e) => panic!("{test}: cannot start the PostgreSQL test cluster: {e}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::panic)]
+    use super::*;
+
+    #[tokio::test]
+    async fn a_cluster_serves_databases_and_is_gone_after_drop() {
+        let cluster = match PgCluster::start() {
+            Ok(cluster) => cluster,
+            Err(PgError::BinariesNotFound) if !postgres_required() => {
+                let _ = writeln!(
+                    std::io::stderr().lock(),
+                    "SKIPPED: {}",
+                    PgError::BinariesNotFound
+                );
+                return;
+            }
+            Err(e) => panic!("{e}"),
+        };
+        let dir = cluster.dir().to_owned();
+        let port = cluster.port();
+        let first = cluster.create_database().await.unwrap();
+        let second = cluster.create_database().await.unwrap();
+        assert_ne!(first, second);
+        let mut conn = sqlx::PgConnection::connect(&second).await.unwrap();
+        let one: i32 = sqlx::query_scalar("SELECT 1")
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+        assert_eq!(one, 1);
+        conn.close().await.unwrap();
+        assert!(dir.join("data/PG_VERSION").is_file());
+
+        drop(cluster);
+        assert!(!dir.exists(), "{} left behind", dir.display());
+        assert!(
+            std::net::TcpStream::connect((Ipv4Addr::LOCALHOST, port)).is_err(),
+            "the server still listens on {port}"
+        );
     }
 }

@@ -190,6 +190,21 @@ fn otp(phone_n: u8, code: u8, expires_at: OffsetDateTime) -> OtpChallenge {
     }
 }
 
+/// Unwraps a store result, naming the backend when it is an error.
+trait Must<T> {
+    fn must(self, backend: &str) -> T;
+}
+
+impl<T> Must<T> for Result<T, StoreError> {
+    #[track_caller]
+    fn must(self, backend: &str) -> T {
+        match self {
+            Ok(value) => value,
+            Err(e) => panic!("[{backend}] unexpected store error: {e:?}"),
+        }
+    }
+}
+
 fn assert_conflict<T: std::fmt::Debug>(backend: &str, what: &str, result: Result<T, StoreError>) {
     match result {
         Err(StoreError::Conflict(_)) => {}
@@ -241,46 +256,55 @@ pub async fn people_round_trip<S: Store>(backend: &str, store: S) {
             .unwrap_or_else(|e| panic!("[{backend}] create_person {}: {e}", p.id));
     }
     for p in &people {
-        let by_id = store.person(&p.id).await.unwrap();
+        let by_id = store.person(&p.id).await.must(backend);
         assert_eq!(by_id.as_ref(), Some(p), "[{backend}] person by id");
         let by_identity = store
             .person_by_identity(&p.region, p.identity.number())
             .await
-            .unwrap();
+            .must(backend);
         assert_eq!(
             by_identity.as_ref(),
             Some(p),
             "[{backend}] person by identity number"
         );
-        let by_phone = store.person_by_phone(&p.region, &p.phone).await.unwrap();
+        let by_phone = store
+            .person_by_phone(&p.region, &p.phone)
+            .await
+            .must(backend);
         assert_eq!(by_phone.as_ref(), Some(p), "[{backend}] person by phone");
 
         assert_eq!(
             store
                 .person_by_identity("cn-11", p.identity.number())
                 .await
-                .unwrap(),
+                .must(backend),
             None,
             "[{backend}] identity lookups stay in their region"
         );
         assert_eq!(
-            store.person_by_phone("cn-11", &p.phone).await.unwrap(),
+            store.person_by_phone("cn-11", &p.phone).await.must(backend),
             None,
             "[{backend}] phone lookups stay in their region"
         );
     }
     assert_eq!(
-        store.person(&person_id(99)).await.unwrap(),
+        store.person(&person_id(99)).await.must(backend),
         None,
         "[{backend}] unknown person"
     );
     assert_eq!(
-        store.person_by_identity("cn-22", "unknown").await.unwrap(),
+        store
+            .person_by_identity("cn-22", "unknown")
+            .await
+            .must(backend),
         None,
         "[{backend}] unknown identity number"
     );
     assert_eq!(
-        store.person_by_phone("cn-22", &phone(99)).await.unwrap(),
+        store
+            .person_by_phone("cn-22", &phone(99))
+            .await
+            .must(backend),
         None,
         "[{backend}] unknown phone"
     );
@@ -290,7 +314,7 @@ pub async fn people_round_trip<S: Store>(backend: &str, store: S) {
 /// region; the same number or phone in another region is someone else.
 pub async fn person_conflicts<S: Store>(backend: &str, store: S) {
     let first = person(1);
-    store.create_person(&first).await.unwrap();
+    store.create_person(&first).await.must(backend);
 
     let mut same_id = person(2);
     same_id.id = first.id.clone();
@@ -320,14 +344,14 @@ pub async fn person_conflicts<S: Store>(backend: &str, store: S) {
     for refused in [&same_id, &same_identity, &same_phone] {
         if refused.id != first.id {
             assert_eq!(
-                store.person(&refused.id).await.unwrap(),
+                store.person(&refused.id).await.must(backend),
                 None,
                 "[{backend}] refused person kept"
             );
         }
     }
     assert_eq!(
-        store.person(&first.id).await.unwrap(),
+        store.person(&first.id).await.must(backend),
         Some(first.clone()),
         "[{backend}] first person"
     );
@@ -347,7 +371,7 @@ pub async fn person_conflicts<S: Store>(backend: &str, store: S) {
         store
             .person_by_identity("cn-11", first.identity.number())
             .await
-            .unwrap()
+            .must(backend)
             .map(|p| p.id),
         Some(same_identity.id.clone()),
         "[{backend}] identity number in cn-11"
@@ -386,9 +410,9 @@ pub async fn concurrent_person_creation<S: Store>(backend: &str, store: S) {
 /// then by id (bytewise), faithful to the offset they were given.
 pub async fn events_in_order<S: Store>(backend: &str, store: S) {
     let p = person(1);
-    store.create_person(&p).await.unwrap();
+    store.create_person(&p).await.must(backend);
     let other = person(2);
-    store.create_person(&other).await.unwrap();
+    store.create_person(&other).await.must(backend);
 
     let noon = datetime!(2022-04-02 12:00:00.5 +08:00);
     let events = vec![
@@ -452,11 +476,11 @@ pub async fn events_in_order<S: Store>(backend: &str, store: S) {
     store
         .append_event(&other.id, &lab_test("other", noon))
         .await
-        .unwrap();
+        .must(backend);
 
     let mut expected = events.clone();
     expected.sort_by(|a, b| (a.at(), a.id().as_str()).cmp(&(b.at(), b.id().as_str())));
-    let got = store.events(&p.id).await.unwrap();
+    let got = store.events(&p.id).await.must(backend);
     let ids = |v: &[Event]| v.iter().map(|e| e.id().to_string()).collect::<Vec<_>>();
     assert_eq!(
         ids(&got),
@@ -469,12 +493,12 @@ pub async fn events_in_order<S: Store>(backend: &str, store: S) {
         "[{backend}] events stored faithfully (offsets included)"
     );
     assert_eq!(
-        ids(&store.events(&other.id).await.unwrap()),
+        ids(&store.events(&other.id).await.must(backend)),
         ["other"],
         "[{backend}] events per person"
     );
     assert!(
-        store.events(&person_id(99)).await.unwrap().is_empty(),
+        store.events(&person_id(99)).await.must(backend).is_empty(),
         "[{backend}] events of an unknown person"
     );
 }
@@ -482,13 +506,13 @@ pub async fn events_in_order<S: Store>(backend: &str, store: S) {
 /// Event ids are unique per person; events need an existing person.
 pub async fn event_conflicts_and_missing_person<S: Store>(backend: &str, store: S) {
     let (a, b) = (person(1), person(2));
-    store.create_person(&a).await.unwrap();
-    store.create_person(&b).await.unwrap();
+    store.create_person(&a).await.must(backend);
+    store.create_person(&b).await.must(backend);
     let at = datetime!(2022-04-02 10:00 +08:00);
     store
         .append_event(&a.id, &lab_test("e1", at))
         .await
-        .unwrap();
+        .must(backend);
     assert_conflict(
         backend,
         "same event id for the same person",
@@ -510,7 +534,7 @@ pub async fn event_conflicts_and_missing_person<S: Store>(backend: &str, store: 
         }
     }
     assert_eq!(
-        store.events(&a.id).await.unwrap(),
+        store.events(&a.id).await.must(backend),
         vec![lab_test("e1", at)],
         "[{backend}] first event kept"
     );
@@ -520,7 +544,7 @@ pub async fn event_conflicts_and_missing_person<S: Store>(backend: &str, store: 
 pub async fn otp_lifecycle<S: Store>(backend: &str, store: S) {
     let t = datetime!(2022-04-01 08:05:00.000000007 +08:00);
     assert_eq!(
-        store.otp(&phone(1)).await.unwrap(),
+        store.otp(&phone(1)).await.must(backend),
         None,
         "[{backend}] no challenge yet"
     );
@@ -532,21 +556,21 @@ pub async fn otp_lifecycle<S: Store>(backend: &str, store: S) {
     }
 
     let first = otp(1, 0x11, t);
-    store.put_otp(&first).await.unwrap();
-    store.put_otp(&otp(2, 0x22, t)).await.unwrap();
+    store.put_otp(&first).await.must(backend);
+    store.put_otp(&otp(2, 0x22, t)).await.must(backend);
     assert_eq!(
-        store.otp(&phone(1)).await.unwrap(),
+        store.otp(&phone(1)).await.must(backend),
         Some(first.clone()),
         "[{backend}] challenge read back"
     );
 
     assert_eq!(
-        store.fail_otp(&phone(1)).await.unwrap(),
+        store.fail_otp(&phone(1)).await.must(backend),
         1,
         "[{backend}] first failure"
     );
     assert_eq!(
-        store.fail_otp(&phone(1)).await.unwrap(),
+        store.fail_otp(&phone(1)).await.must(backend),
         2,
         "[{backend}] second failure"
     );
@@ -554,7 +578,7 @@ pub async fn otp_lifecycle<S: Store>(backend: &str, store: S) {
         store
             .otp(&phone(1))
             .await
-            .unwrap()
+            .must(backend)
             .map(|c| c.failed_attempts),
         Some(2),
         "[{backend}] failures stored"
@@ -563,7 +587,7 @@ pub async fn otp_lifecycle<S: Store>(backend: &str, store: S) {
         store
             .otp(&phone(2))
             .await
-            .unwrap()
+            .must(backend)
             .map(|c| c.failed_attempts),
         Some(0),
         "[{backend}] failures are per phone"
@@ -571,16 +595,16 @@ pub async fn otp_lifecycle<S: Store>(backend: &str, store: S) {
 
     // A new challenge replaces the old one, failures included.
     let second = otp(1, 0x33, t + Duration::minutes(1));
-    store.put_otp(&second).await.unwrap();
+    store.put_otp(&second).await.must(backend);
     assert_eq!(
-        store.otp(&phone(1)).await.unwrap(),
+        store.otp(&phone(1)).await.must(backend),
         Some(second),
         "[{backend}] replaced challenge"
     );
 
-    store.delete_otp(&phone(1)).await.unwrap();
+    store.delete_otp(&phone(1)).await.must(backend);
     assert_eq!(
-        store.otp(&phone(1)).await.unwrap(),
+        store.otp(&phone(1)).await.must(backend),
         None,
         "[{backend}] deleted challenge"
     );
@@ -589,7 +613,7 @@ pub async fn otp_lifecycle<S: Store>(backend: &str, store: S) {
         .await
         .unwrap_or_else(|e| panic!("[{backend}] deleting a missing challenge: {e}"));
     assert!(
-        store.otp(&phone(2)).await.unwrap().is_some(),
+        store.otp(&phone(2)).await.must(backend).is_some(),
         "[{backend}] other phone's challenge kept"
     );
 }
@@ -604,8 +628,8 @@ pub async fn sessions_lifecycle<S: Store>(backend: &str, store: S) {
         SessionSubject::Official("off-1".to_owned()),
         expires + Duration::hours(4),
     );
-    store.create_session(&citizen).await.unwrap();
-    store.create_session(&officer).await.unwrap();
+    store.create_session(&citizen).await.must(backend);
+    store.create_session(&officer).await.must(backend);
     assert_conflict(
         backend,
         "same token hash",
@@ -620,34 +644,34 @@ pub async fn sessions_lifecycle<S: Store>(backend: &str, store: S) {
 
     let before = expires - Duration::nanoseconds(1);
     assert_eq!(
-        store.session(&[1; 32], before).await.unwrap(),
+        store.session(&[1; 32], before).await.must(backend),
         Some(citizen.clone()),
         "[{backend}] live phone session"
     );
     assert_eq!(
-        store.session(&[2; 32], before).await.unwrap(),
+        store.session(&[2; 32], before).await.must(backend),
         Some(officer.clone()),
         "[{backend}] live official session"
     );
     assert_eq!(
-        store.session(&[1; 32], expires).await.unwrap(),
+        store.session(&[1; 32], expires).await.must(backend),
         None,
         "[{backend}] session at its expiry"
     );
     assert_eq!(
-        store.session(&[2; 32], expires).await.unwrap(),
+        store.session(&[2; 32], expires).await.must(backend),
         Some(officer),
         "[{backend}] later expiry"
     );
     assert_eq!(
-        store.session(&[9; 32], before).await.unwrap(),
+        store.session(&[9; 32], before).await.must(backend),
         None,
         "[{backend}] unknown token"
     );
 
-    store.delete_session(&[1; 32]).await.unwrap();
+    store.delete_session(&[1; 32]).await.must(backend);
     assert_eq!(
-        store.session(&[1; 32], before).await.unwrap(),
+        store.session(&[1; 32], before).await.must(backend),
         None,
         "[{backend}] deleted session"
     );
@@ -668,11 +692,11 @@ pub async fn purge_expired<S: Store>(backend: &str, store: S) {
             now - Duration::minutes(1),
         ))
         .await
-        .unwrap();
+        .must(backend);
     store
         .create_session(&session(2, SessionSubject::Phone(phone(2)), now))
         .await
-        .unwrap();
+        .must(backend);
     store
         .create_session(&session(
             3,
@@ -680,18 +704,18 @@ pub async fn purge_expired<S: Store>(backend: &str, store: S) {
             now + Duration::nanoseconds(1),
         ))
         .await
-        .unwrap();
+        .must(backend);
     store
         .put_otp(&otp(1, 1, now - Duration::seconds(1)))
         .await
-        .unwrap();
+        .must(backend);
     store
         .put_otp(&otp(2, 2, now + Duration::minutes(5)))
         .await
-        .unwrap();
+        .must(backend);
 
     assert_eq!(
-        store.purge_expired(now).await.unwrap(),
+        store.purge_expired(now).await.must(backend),
         3,
         "[{backend}] purged count"
     );
@@ -699,7 +723,7 @@ pub async fn purge_expired<S: Store>(backend: &str, store: S) {
         store
             .session(&[1; 32], now - Duration::hours(2))
             .await
-            .unwrap(),
+            .must(backend),
         None,
         "[{backend}] expired session purged"
     );
@@ -707,25 +731,25 @@ pub async fn purge_expired<S: Store>(backend: &str, store: S) {
         store
             .session(&[2; 32], now - Duration::hours(2))
             .await
-            .unwrap(),
+            .must(backend),
         None,
         "[{backend}] session expiring now purged"
     );
     assert!(
-        store.session(&[3; 32], now).await.unwrap().is_some(),
+        store.session(&[3; 32], now).await.must(backend).is_some(),
         "[{backend}] live session kept"
     );
     assert_eq!(
-        store.otp(&phone(1)).await.unwrap(),
+        store.otp(&phone(1)).await.must(backend),
         None,
         "[{backend}] expired challenge purged"
     );
     assert!(
-        store.otp(&phone(2)).await.unwrap().is_some(),
+        store.otp(&phone(2)).await.must(backend).is_some(),
         "[{backend}] live challenge kept"
     );
     assert_eq!(
-        store.purge_expired(now).await.unwrap(),
+        store.purge_expired(now).await.must(backend),
         0,
         "[{backend}] nothing left to purge"
     );
@@ -748,25 +772,25 @@ pub async fn officials<S: Store>(backend: &str, store: S) {
         roles: Vec::new(),
         created_at: datetime!(2022-03-01 09:00 UTC),
     };
-    store.create_official(&admin).await.unwrap();
-    store.create_official(&nobody).await.unwrap();
+    store.create_official(&admin).await.must(backend);
+    store.create_official(&nobody).await.must(backend);
     assert_eq!(
-        store.official("wang.li").await.unwrap(),
+        store.official("wang.li").await.must(backend),
         Some(admin.clone()),
         "[{backend}] official read back"
     );
     assert_eq!(
-        store.official("temp").await.unwrap(),
+        store.official("temp").await.must(backend),
         Some(nobody),
         "[{backend}] official without roles"
     );
     assert_eq!(
-        store.official("WANG.LI").await.unwrap(),
+        store.official("WANG.LI").await.must(backend),
         None,
         "[{backend}] usernames are exact"
     );
     assert_eq!(
-        store.official("nobody").await.unwrap(),
+        store.official("nobody").await.must(backend),
         None,
         "[{backend}] unknown official"
     );
@@ -782,7 +806,7 @@ pub async fn officials<S: Store>(backend: &str, store: S) {
 /// The outbox numbers messages increasingly and lists the newest first.
 pub async fn outbox_order<S: Store>(backend: &str, store: S) {
     assert!(
-        store.outbox(10).await.unwrap().is_empty(),
+        store.outbox(10).await.must(backend).is_empty(),
         "[{backend}] empty outbox"
     );
     let t = datetime!(2022-04-01 08:00:00.000000001 +08:00);
@@ -795,7 +819,7 @@ pub async fn outbox_order<S: Store>(backend: &str, store: S) {
                 t + Duration::seconds(n),
             )
             .await
-            .unwrap();
+            .must(backend);
         assert_eq!(m.to_masked, "138****5678", "[{backend}] pushed message");
         assert_eq!(
             m.body,
@@ -816,18 +840,18 @@ pub async fn outbox_order<S: Store>(backend: &str, store: S) {
     );
     let newest: Vec<_> = sent.iter().rev().take(3).cloned().collect();
     assert_eq!(
-        store.outbox(3).await.unwrap(),
+        store.outbox(3).await.must(backend),
         newest,
         "[{backend}] newest three, newest first"
     );
     let all: Vec<_> = sent.iter().rev().cloned().collect();
     assert_eq!(
-        store.outbox(100).await.unwrap(),
+        store.outbox(100).await.must(backend),
         all,
         "[{backend}] whole outbox"
     );
     assert!(
-        store.outbox(0).await.unwrap().is_empty(),
+        store.outbox(0).await.must(backend).is_empty(),
         "[{backend}] limit 0"
     );
 }
@@ -860,7 +884,7 @@ pub async fn concurrent_outbox<S: Store>(backend: &str, store: S) {
         all.extend(ids);
     }
     assert_eq!(all.len(), 100, "[{backend}] 100 distinct outbox ids");
-    let listed = store.outbox(1000).await.unwrap();
+    let listed = store.outbox(1000).await.must(backend);
     assert_eq!(listed.len(), 100, "[{backend}] 100 messages listed");
     assert!(
         listed.windows(2).all(|w| w[0].id > w[1].id),
@@ -871,14 +895,18 @@ pub async fn concurrent_outbox<S: Store>(backend: &str, store: S) {
 /// Appends seal a chain from seq 0; the entries read back verify, keep
 /// their offsets and nanoseconds, and page by `seq >= after`.
 pub async fn audit_chain_and_paging<S: Store>(backend: &str, store: S) {
-    let empty = store.verify_audit(None).await.unwrap().unwrap();
+    let empty = store
+        .verify_audit(None)
+        .await
+        .must(backend)
+        .unwrap_or_else(|e| panic!("[{backend}] empty chain: {e}"));
     assert_eq!(
         (empty.entries, empty.head),
         (0, Digest::GENESIS),
         "[{backend}] empty chain"
     );
     assert!(
-        store.audit_entries(0, 10).await.unwrap().is_empty(),
+        store.audit_entries(0, 10).await.must(backend).is_empty(),
         "[{backend}] no entries yet"
     );
 
@@ -891,7 +919,7 @@ pub async fn audit_chain_and_paging<S: Store>(backend: &str, store: S) {
         let entry = store
             .append_audit(record(n, "subject-a", at))
             .await
-            .unwrap();
+            .must(backend);
         let expected = AuditEntry::seal(appended.last(), record(n, "subject-a", at));
         assert_eq!(
             entry, expected,
@@ -899,7 +927,7 @@ pub async fn audit_chain_and_paging<S: Store>(backend: &str, store: S) {
         );
         appended.push(entry);
     }
-    let stored = store.audit_entries(0, 100).await.unwrap();
+    let stored = store.audit_entries(0, 100).await.must(backend);
     assert_eq!(stored, appended, "[{backend}] entries read back");
     for (s, a) in stored.iter().zip(&appended) {
         assert_eq!(
@@ -911,31 +939,34 @@ pub async fn audit_chain_and_paging<S: Store>(backend: &str, store: S) {
     let summary = verify_chain(&stored, Some(appended[4].hash))
         .unwrap_or_else(|e| panic!("[{backend}] stored chain: {e}"));
     assert_eq!(summary.entries, 5, "[{backend}] chain length");
-    let via_trait = store.verify_audit(Some(appended[4].hash)).await.unwrap();
+    let via_trait = store
+        .verify_audit(Some(appended[4].hash))
+        .await
+        .must(backend);
     assert_eq!(via_trait, Ok(summary), "[{backend}] verify_audit");
 
     let seqs = |v: Vec<AuditEntry>| v.into_iter().map(|e| e.seq).collect::<Vec<_>>();
     assert_eq!(
-        seqs(store.audit_entries(0, 2).await.unwrap()),
+        seqs(store.audit_entries(0, 2).await.must(backend)),
         [0, 1],
         "[{backend}] first page"
     );
     assert_eq!(
-        seqs(store.audit_entries(2, 2).await.unwrap()),
+        seqs(store.audit_entries(2, 2).await.must(backend)),
         [2, 3],
         "[{backend}] second page"
     );
     assert_eq!(
-        seqs(store.audit_entries(4, 2).await.unwrap()),
+        seqs(store.audit_entries(4, 2).await.must(backend)),
         [4],
         "[{backend}] last page"
     );
     assert!(
-        store.audit_entries(5, 2).await.unwrap().is_empty(),
+        store.audit_entries(5, 2).await.must(backend).is_empty(),
         "[{backend}] past the end"
     );
     assert!(
-        store.audit_entries(0, 0).await.unwrap().is_empty(),
+        store.audit_entries(0, 0).await.must(backend).is_empty(),
         "[{backend}] limit 0"
     );
 }
@@ -948,7 +979,7 @@ pub async fn audit_about<S: Store>(backend: &str, store: S) {
         store
             .append_audit(record(n, subject, t + Duration::minutes(n as i64)))
             .await
-            .unwrap();
+            .must(backend);
     }
     let about = |v: Vec<AuditEntry>| {
         v.into_iter()
@@ -956,7 +987,7 @@ pub async fn audit_about<S: Store>(backend: &str, store: S) {
             .collect::<Vec<_>>()
     };
     assert_eq!(
-        about(store.audit_about("p-1").await.unwrap()),
+        about(store.audit_about("p-1").await.must(backend)),
         [
             (0, "p-1".to_owned()),
             (2, "p-1".to_owned()),
@@ -965,21 +996,21 @@ pub async fn audit_about<S: Store>(backend: &str, store: S) {
         "[{backend}] entries about p-1"
     );
     assert_eq!(
-        about(store.audit_about("p-2").await.unwrap()),
+        about(store.audit_about("p-2").await.must(backend)),
         [(1, "p-2".to_owned()), (5, "p-2".to_owned())],
         "[{backend}] entries about p-2"
     );
     assert!(
-        store.audit_about("p-9").await.unwrap().is_empty(),
+        store.audit_about("p-9").await.must(backend).is_empty(),
         "[{backend}] unknown subject"
     );
     assert!(
-        store.audit_about("p-").await.unwrap().is_empty(),
+        store.audit_about("p-").await.must(backend).is_empty(),
         "[{backend}] subjects match exactly"
     );
-    let all = store.audit_entries(0, 100).await.unwrap();
+    let all = store.audit_entries(0, 100).await.must(backend);
     assert_eq!(
-        store.audit_about("p-3").await.unwrap(),
+        store.audit_about("p-3").await.must(backend),
         vec![all[3].clone()],
         "[{backend}] audit_about returns whole entries"
     );
@@ -1030,7 +1061,7 @@ pub async fn concurrent_audit_appends<S: Store>(backend: &str, store: S) {
     let mut entries = Vec::new();
     let mut after = 0;
     loop {
-        let page = store.audit_entries(after, 64).await.unwrap();
+        let page = store.audit_entries(after, 64).await.must(backend);
         let Some(last) = page.last() else { break };
         after = last.seq + 1;
         entries.extend(page);
@@ -1039,7 +1070,7 @@ pub async fn concurrent_audit_appends<S: Store>(backend: &str, store: S) {
         .unwrap_or_else(|e| panic!("[{backend}] chain after concurrent appends: {e}"));
     assert_eq!(summary.entries, total, "[{backend}] chain length");
     assert_eq!(
-        store.verify_audit(Some(summary.head)).await.unwrap(),
+        store.verify_audit(Some(summary.head)).await.must(backend),
         Ok(summary),
         "[{backend}] verify_audit after concurrent appends"
     );
@@ -1048,7 +1079,7 @@ pub async fn concurrent_audit_appends<S: Store>(backend: &str, store: S) {
             store
                 .audit_about(&format!("task-{task}"))
                 .await
-                .unwrap()
+                .must(backend)
                 .len(),
             EACH,
             "[{backend}] audit_about task-{task}"
@@ -1066,7 +1097,7 @@ pub async fn timestamps_out_of_range<S: Store>(backend: &str, store: S) {
         "[{backend}] a person created in 2300"
     );
     assert_eq!(
-        store.person(&p.id).await.unwrap(),
+        store.person(&p.id).await.must(backend),
         None,
         "[{backend}] nothing stored"
     );
@@ -1076,13 +1107,13 @@ pub async fn timestamps_out_of_range<S: Store>(backend: &str, store: S) {
         "[{backend}] an audit record from 1600"
     );
     assert!(
-        store.verify_audit(None).await.unwrap().is_ok(),
+        store.verify_audit(None).await.must(backend).is_ok(),
         "[{backend}] chain still intact"
     );
     let ok = store
         .append_audit(record(1, "s", datetime!(2022-01-01 0:00 UTC)))
         .await
-        .unwrap();
+        .must(backend);
     assert_eq!(
         ok.seq, 0,
         "[{backend}] the refused record took no place in the chain"

@@ -23,8 +23,8 @@ pub struct ServeArgs {
     /// Address to listen on / 监听地址
     #[arg(long, default_value = "127.0.0.1:8080")]
     listen: SocketAddr,
-    /// Data directory for the embedded SQLite database / SQLite 数据目录
-    #[arg(long, value_name = "DIR", conflicts_with = "database")]
+    /// Data directory: the embedded SQLite database (and, for the demo, its DEMO keys) / 数据目录
+    #[arg(long, value_name = "DIR")]
     data: Option<PathBuf>,
     /// Database URL: sqlite://... or postgres://... (env HEALTHCODE_DATABASE_URL) / 数据库地址
     #[arg(long, value_name = "URL", env = "HEALTHCODE_DATABASE_URL")]
@@ -64,6 +64,9 @@ fn database(args: &ServeArgs, default_dir: Option<&Path>) -> Result<Database> {
 }
 
 pub fn serve(args: ServeArgs) -> Result<ExitCode> {
+    if args.data.is_some() && args.database.is_some() {
+        bail!("give either --data DIR (embedded SQLite) or --database URL, not both");
+    }
     let settings = Settings::load(args.config.as_deref(), |k| std::env::var(k).ok())?;
     let rng = SystemRandom::new();
     let key_path = settings

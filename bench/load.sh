@@ -47,7 +47,8 @@ measure() {
 
 measure sqlite 18181 --data "$work/sqlite"
 
-pgbin=$(dirname "$(command -v initdb 2>/dev/null || ls /usr/lib/postgresql/*/bin/initdb | tail -1)")
+pgbin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | tail -1)
+[[ -n "$pgbin" ]] || pgbin=$(dirname "$(command -v initdb 2>/dev/null || echo /nonexistent/initdb)")
 if [[ -x "$pgbin/initdb" ]]; then
     pgdata="$work/pg"
     mkdir -p "$pgdata" && chown postgres "$pgdata" "$work"

@@ -99,14 +99,19 @@ async fn openapi_json() -> Response {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OtpRequest {
-    /// Mainland mobile (11 digits) or international (+ and 7–15 digits).
+    /// Mainland mobile (11 digits) or international (+ and 7–15 digits);
+    /// spaces, dashes and brackets are also accepted.
+    #[schema(pattern = r"^(\+86)?1[3-9][0-9]{9}$|^\+(?!86)[0-9]{7,15}$")]
     pub phone: String,
 }
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OtpVerify {
+    #[schema(pattern = r"^(\+86)?1[3-9][0-9]{9}$|^\+(?!86)[0-9]{7,15}$")]
     pub phone: String,
+    /// The six digits sent by SMS.
+    #[schema(pattern = r"^[0-9]{6}$")]
     pub code: String,
 }
 
@@ -118,7 +123,7 @@ pub struct SessionView {
 }
 
 #[utoipa::path(post, path = "/api/v1/otp", request_body = OtpRequest,
-    responses((status = 202, body = OtpSent), (status = 422, body = ErrorBody), (status = 429, body = ErrorBody)))]
+    responses((status = 202, body = OtpSent), (status = 400, body = ErrorBody), (status = 415, body = ErrorBody), (status = 422, body = ErrorBody), (status = 429, body = ErrorBody)))]
 async fn request_otp<S: Store>(
     State(state): State<AppState<S>>,
     ClientIp(ip): ClientIp,
@@ -129,7 +134,7 @@ async fn request_otp<S: Store>(
 }
 
 #[utoipa::path(post, path = "/api/v1/otp/verify", request_body = OtpVerify,
-    responses((status = 200, body = SessionView), (status = 422, body = ErrorBody), (status = 429, body = ErrorBody)))]
+    responses((status = 200, body = SessionView), (status = 400, body = ErrorBody), (status = 415, body = ErrorBody), (status = 422, body = ErrorBody), (status = 429, body = ErrorBody)))]
 async fn verify_otp<S: Store>(
     State(state): State<AppState<S>>,
     ApiJson(req): ApiJson<OtpVerify>,
@@ -192,7 +197,7 @@ impl From<&PersonRecord> for PersonView {
 }
 
 #[utoipa::path(post, path = "/api/v1/applications", request_body = ApplicationInput,
-    responses((status = 201, body = PersonView), (status = 401, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 201, body = PersonView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 409, body = ErrorBody), (status = 415, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn apply<S: Store>(
     State(state): State<AppState<S>>,
     citizen: Citizen,
@@ -242,7 +247,7 @@ impl From<&healthcode_core::Event> for EventView {
 }
 
 #[utoipa::path(post, path = "/api/v1/me/declarations", request_body = DeclarationInput,
-    responses((status = 201, body = EventView), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 201, body = EventView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody), (status = 415, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn declare<S: Store>(
     State(state): State<AppState<S>>,
     citizen: Citizen,
@@ -367,7 +372,7 @@ pub struct SignIn {
 }
 
 #[utoipa::path(post, path = "/api/v1/officials/sign-in", request_body = SignIn,
-    responses((status = 200, body = SessionView), (status = 401, body = ErrorBody), (status = 429, body = ErrorBody)))]
+    responses((status = 200, body = SessionView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 415, body = ErrorBody), (status = 422, body = ErrorBody), (status = 429, body = ErrorBody)))]
 async fn official_sign_in<S: Store>(
     State(state): State<AppState<S>>,
     ClientIp(ip): ClientIp,
@@ -390,7 +395,7 @@ pub struct FindPerson {
 }
 
 #[utoipa::path(get, path = "/api/v1/people", params(FindPerson),
-    responses((status = 200, body = PersonView), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = PersonView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn find_person<S: Store>(
     State(state): State<AppState<S>>,
     _official: Official,
@@ -414,8 +419,8 @@ fn person_id(raw: &str) -> Result<PersonId, ApiError> {
 }
 
 #[utoipa::path(post, path = "/api/v1/people/{id}/events", request_body = FactInput,
-    params(("id" = String, Path, description = "Person id (32 hex digits)")),
-    responses((status = 201, body = EventView), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    params(("id" = String, Path, description = "Person id (32 hex digits)", pattern = r"^[0-9a-f]{32}$")),
+    responses((status = 201, body = EventView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 415, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn record_fact<S: Store>(
     State(state): State<AppState<S>>,
     official: Official,
@@ -437,7 +442,7 @@ pub struct StatusView {
 }
 
 #[utoipa::path(get, path = "/api/v1/people/{id}/status",
-    params(("id" = String, Path, description = "Person id (32 hex digits)")),
+    params(("id" = String, Path, description = "Person id (32 hex digits)", pattern = r"^[0-9a-f]{32}$")),
     responses((status = 200, body = StatusView), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn person_status<S: Store>(
     State(state): State<AppState<S>>,

@@ -176,3 +176,69 @@ impl Settings {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use std::collections::HashMap;
+
+    #[test]
+    fn file_then_environment_then_secret_files() {
+        let dir = std::env::temp_dir().join(format!("hc-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("healthcode.toml");
+        std::fs::write(
+            &file,
+            "region_id = \"cn-22\"\nrule_set = \"national\"\ncode_ttl_seconds = 90\n",
+        )
+        .unwrap();
+        let secret = dir.join("secret");
+        std::fs::write(&secret, "a-secret-of-sufficient-length\n").unwrap();
+        let env: HashMap<&str, String> = [
+            ("HEALTHCODE_RULE_SET", "jilin".to_owned()),
+            (
+                "HEALTHCODE_PHONE_HASH_SECRET_FILE",
+                secret.to_string_lossy().into_owned(),
+            ),
+        ]
+        .into();
+        let s = Settings::load(Some(&file), |k| env.get(k).cloned()).unwrap();
+        assert_eq!(s.region_id, "cn-22");
+        assert_eq!(s.rule_set, "jilin", "the environment overrides the file");
+        assert_eq!(s.code_ttl_seconds, 90);
+        assert_eq!(
+            s.phone_hash_secret.expose(),
+            "a-secret-of-sufficient-length"
+        );
+        assert_eq!(format!("{:?}", s.phone_hash_secret), "(redacted)");
+        assert!(
+            !format!("{s:?}").contains("sufficient"),
+            "Debug must not print secrets"
+        );
+
+        // No secret at all, an unknown key, a bad number: clear errors.
+        let err = Settings::load(Some(&file), |_| None)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("phone_hash_secret"), "{err}");
+        std::fs::write(&file, "colour = \"red\"\n").unwrap();
+        let err = Settings::load(Some(&file), |k| env.get(k).cloned())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("colour"), "{err}");
+        let bad: HashMap<&str, String> = [
+            (
+                "HEALTHCODE_PHONE_HASH_SECRET",
+                "a-secret-of-sufficient-length".to_owned(),
+            ),
+            ("HEALTHCODE_CODE_TTL_SECONDS", "soon".to_owned()),
+        ]
+        .into();
+        let err = Settings::load(None, |k| bad.get(k).cloned())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("HEALTHCODE_CODE_TTL_SECONDS"), "{err}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

@@ -15,14 +15,12 @@ use healthcode_codec::report::VerificationReport;
 use healthcode_codec::{
     Algorithm, CodeIssuer, CodeRequest, IssuerKey, TrustList, TrustStore, Verifier, VerifyOptions,
 };
-use healthcode_core::facts::{
-    DiagnosisStatus, Event, EventId, Fact, OfficialId, QuarantinePlace, Source, Temperature,
-};
 use healthcode_core::{CodeKind, Colour, ColourDecision, ShippedRuleSet};
 use ring::rand::{SecureRandom, SystemRandom};
 use time::OffsetDateTime;
 
 use crate::args::write_file;
+use crate::demo_server::{DemoPerson, PEOPLE};
 
 #[derive(Args)]
 pub struct DemoArgs {
@@ -33,143 +31,6 @@ pub struct DemoArgs {
 
 const DEMO_ISSUER: &str = "DEMO-22";
 const DEMO_PUBLISHER: &str = "DEMO-PUBLISHER";
-
-/// A fictional person and the facts on record for them; the colour is not
-/// given here but decided by the shipped Jilin rule set over these facts.
-struct Person {
-    name: &'static str,
-    id: &'static str,
-    kind: CodeKind,
-    facts: fn(OffsetDateTime) -> Result<Vec<Event>>,
-}
-
-const PEOPLE: [Person; 6] = [
-    Person {
-        name: "张三",
-        id: "220102199003071235",
-        kind: CodeKind::Resident,
-        facts: |now| {
-            Ok(vec![
-                declared("zs-1", now - hours(20))?,
-                reading("zs-2", now - hours(3), 36.5)?,
-            ])
-        },
-    },
-    Person {
-        name: "李四",
-        id: "220104198506120025",
-        kind: CodeKind::Resident,
-        facts: |now| {
-            Ok(vec![
-                declared("ls-1", now - hours(30))?,
-                reading("ls-2", now - hours(1), 37.8)?,
-            ])
-        },
-    },
-    Person {
-        name: "王小五",
-        id: "220203197511203452",
-        kind: CodeKind::Resident,
-        facts: |now| {
-            let tracer = official()?;
-            Ok(vec![
-                declared("ww-1", now - hours(72))?,
-                event(
-                    "ww-2",
-                    now - hours(48),
-                    tracer.clone(),
-                    Fact::CloseContact {
-                        case_reference: None,
-                    },
-                )?,
-                event(
-                    "ww-3",
-                    now - hours(47),
-                    tracer,
-                    Fact::QuarantineStarted {
-                        place: QuarantinePlace::Centralised,
-                    },
-                )?,
-            ])
-        },
-    },
-    Person {
-        name: "赵六",
-        id: "220302196204056784",
-        kind: CodeKind::Resident,
-        facts: |now| {
-            let clinic = Source::Clinic {
-                facility: "DEMO Hospital".into(),
-            };
-            Ok(vec![
-                declared("zl-1", now - hours(50))?,
-                event(
-                    "zl-2",
-                    now - hours(26),
-                    clinic,
-                    Fact::Diagnosis {
-                        status: DiagnosisStatus::Confirmed,
-                    },
-                )?,
-            ])
-        },
-    },
-    Person {
-        name: "钱七",
-        id: "110105200109091110",
-        kind: CodeKind::Resident,
-        facts: |_| Ok(Vec::new()),
-    },
-    Person {
-        name: "John Smith",
-        id: "E12345678",
-        kind: CodeKind::Traveller,
-        facts: |now| Ok(vec![declared("js-1", now - hours(5))?]),
-    },
-];
-
-fn hours(n: i64) -> time::Duration {
-    time::Duration::hours(n)
-}
-
-fn event(id: &str, at: OffsetDateTime, source: Source, fact: Fact) -> Result<Event> {
-    Ok(Event::new(EventId::new(id)?, at, source, fact)?)
-}
-
-fn declared(id: &str, at: OffsetDateTime) -> Result<Event> {
-    event(
-        id,
-        at,
-        Source::SelfDeclared,
-        Fact::SelfDeclaration {
-            fever: false,
-            symptoms: false,
-            temperature: None,
-            travel: Vec::new(),
-            contact_with_case: false,
-        },
-    )
-}
-
-fn reading(id: &str, at: OffsetDateTime, celsius: f64) -> Result<Event> {
-    let site = Source::Checkpoint {
-        site: "DEMO Railway Station".into(),
-    };
-    event(
-        id,
-        at,
-        site,
-        Fact::Temperature {
-            reading: Temperature::from_celsius(celsius)?,
-        },
-    )
-}
-
-fn official() -> Result<Source> {
-    Ok(Source::HealthAuthority {
-        official: OfficialId::new("demo-tracer-7")?,
-    })
-}
 
 pub fn run(a: DemoArgs) -> Result<ExitCode> {
     let rng = SystemRandom::new();
@@ -239,11 +100,11 @@ pub fn run(a: DemoArgs) -> Result<ExitCode> {
     let mut cards = String::new();
     let mut first_code = String::new();
     for (i, person) in PEOPLE.iter().enumerate() {
-        let decision = rules.evaluate(&(person.facts)(now)?, now);
+        let decision = rules.evaluate(&person.facts(now)?, now);
         let mut code_id = [0u8; 16];
         rng.fill(&mut code_id)
             .map_err(|_| anyhow::anyhow!("the system random number generator failed"))?;
-        let code = issuer.issue(&request_for(person, decision.colour, t), t, code_id, &rng)?;
+        let code = issuer.issue(&request_for(person, decision.colour, t)?, t, code_id, &rng)?;
         let qr = QrMatrix::encode(&code.text)?;
         let stem = format!("code-{}-{}", i + 1, decision.colour.as_str());
         write_file(
@@ -276,7 +137,7 @@ pub fn run(a: DemoArgs) -> Result<ExitCode> {
         }
         card(
             &mut cards,
-            person,
+            code.claims.kind,
             &decision,
             &code.claims.masked_name,
             &code.claims.masked_id,
@@ -293,7 +154,7 @@ pub fn run(a: DemoArgs) -> Result<ExitCode> {
     // A forger with a key of their own, claiming to be the demo issuer.
     let forger_key =
         IssuerKey::generate(DEMO_ISSUER, Algorithm::EdDsa, now, now + year, true, &rng)?;
-    let green = request_for(&PEOPLE[0], Colour::Green, t);
+    let green = request_for(&PEOPLE[0], Colour::Green, t)?;
     let counterfeit = CodeIssuer::new(forger_key).issue(&green, t, [0; 16], &rng)?;
     let counterfeit_report =
         VerificationReport::from_result(&verifier.verify(&counterfeit.text, t));
@@ -347,15 +208,16 @@ pub fn run(a: DemoArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn request_for(person: &Person, colour: Colour, now: i64) -> CodeRequest {
-    CodeRequest {
+fn request_for(person: &DemoPerson, colour: Colour, now: i64) -> Result<CodeRequest> {
+    let identity = person.identity(OffsetDateTime::now_utc().date())?;
+    Ok(CodeRequest {
         colour,
         full_name: person.name.into(),
-        document_id: person.id.into(),
-        kind: person.kind,
+        document_id: identity.number().to_owned(),
+        kind: identity.code_kind(),
         ttl_seconds: 300,
         status_as_of: now,
-    }
+    })
 }
 
 /// Changes one character of the body, as a forger editing a code would.
@@ -389,7 +251,7 @@ fn html_escape(s: &str) -> String {
 
 fn card(
     out: &mut String,
-    p: &Person,
+    kind: CodeKind,
     d: &ColourDecision,
     name: &str,
     id: &str,
@@ -419,7 +281,7 @@ fn card(
         en = d.colour.label_en(),
         name = html_escape(name),
         id = html_escape(id),
-        kind = if p.kind == CodeKind::Traveller {
+        kind = if kind == CodeKind::Traveller {
             "外籍人员版 traveller"
         } else {
             "居民 resident"

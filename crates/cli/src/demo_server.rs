@@ -170,13 +170,21 @@ pub fn official_password(secret: &str, username: &str) -> String {
     hex::encode(&tag.as_ref()[..6])
 }
 
-fn identity_of(p: &DemoPerson, today: time::Date) -> Result<Identity> {
-    Ok(match p.id.split_once(':') {
-        Some((country, number)) => Identity::Passport(Passport::new(country, number)?),
-        None => Identity::Resident {
-            id: ResidentId::parse_as_of(p.id, today)?,
-        },
-    })
+impl DemoPerson {
+    /// The facts on record for this person, relative to `now`.
+    pub fn facts(&self, now: OffsetDateTime) -> Result<Vec<Event>> {
+        (self.facts)(now)
+    }
+
+    /// A resident ID, or `COUNTRY:NUMBER` for a passport.
+    pub fn identity(&self, today: time::Date) -> Result<Identity> {
+        Ok(match self.id.split_once(':') {
+            Some((country, number)) => Identity::Passport(Passport::new(country, number)?),
+            None => Identity::Resident {
+                id: ResidentId::parse_as_of(self.id, today)?,
+            },
+        })
+    }
 }
 
 /// Adds the demo people and officials unless they are already there.
@@ -200,7 +208,7 @@ pub async fn seed<S: Store>(store: &S, settings: &Settings) -> Result<()> {
         let person = PersonRecord {
             id: PersonId::from_bytes(id),
             region: settings.region_id.clone(),
-            identity: identity_of(p, now.date())?,
+            identity: p.identity(now.date())?,
             full_name: p.name.to_owned(),
             phone: hash,
             channel: "demo".to_owned(),
@@ -210,7 +218,7 @@ pub async fn seed<S: Store>(store: &S, settings: &Settings) -> Result<()> {
             .create_person(&person)
             .await
             .context("seeding demo people")?;
-        for event in (p.facts)(now)? {
+        for event in p.facts(now)? {
             store.append_event(&person.id, &event).await?;
             store
                 .append_audit(AuditRecord::event_recorded(person.id.as_str(), now, &event))

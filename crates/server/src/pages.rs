@@ -391,7 +391,9 @@ async fn apply_verify_post<S: Store>(
     }
 }
 
-fn details_form(lang: Lang, f: &HashMap<String, String>, error: Option<&ApiError>) -> String {
+/// The health-declaration inputs, shared by the application and the later
+/// declaration forms; `f` refills them after an error.
+fn declaration_fields(lang: Lang, f: &HashMap<String, String>) -> String {
     let checked = |name: &str| {
         if f.get(name).is_some() {
             " checked"
@@ -399,6 +401,27 @@ fn details_form(lang: Lang, f: &HashMap<String, String>, error: Option<&ApiError
             ""
         }
     };
+    format!(
+        r#"<label class="check"><input type="checkbox" name="fever"{fever}> {fever_l}</label>
+<label class="check"><input type="checkbox" name="symptoms"{symptoms}> {symptoms_l}</label>
+<label class="check"><input type="checkbox" name="contact"{contact}> {contact_l}</label>
+<label for="temperature">{temp_l}</label><input id="temperature" name="temperature" type="number" step="0.1" min="30" max="45" value="{temp}">
+<label for="travel">{travel_l}</label><input id="travel" name="travel" type="text" value="{travel}">
+"#,
+        fever = checked("fever"),
+        fever_l = t::FEVER.get(lang),
+        symptoms = checked("symptoms"),
+        symptoms_l = t::SYMPTOMS.get(lang),
+        contact = checked("contact"),
+        contact_l = t::CONTACT.get(lang),
+        temp_l = t::TEMPERATURE.get(lang),
+        temp = esc(field(f, "temperature")),
+        travel_l = t::TRAVEL.get(lang),
+        travel = esc(field(f, "travel")),
+    )
+}
+
+fn details_form(lang: Lang, f: &HashMap<String, String>, error: Option<&ApiError>) -> String {
     let selected = |v: &str| {
         if field(f, "kind") == v {
             " selected"
@@ -415,12 +438,7 @@ fn details_form(lang: Lang, f: &HashMap<String, String>, error: Option<&ApiError
 <label for="number">{number_l}</label><input id="number" name="number" type="text" required maxlength="32" value="{number}">
 <label for="country">{country_l}</label><input id="country" name="country" type="text" maxlength="3" value="{country}">
 <h2>{decl}</h2>
-<label class="check"><input type="checkbox" name="fever"{fever}> {fever_l}</label>
-<label class="check"><input type="checkbox" name="symptoms"{symptoms}> {symptoms_l}</label>
-<label class="check"><input type="checkbox" name="contact"{contact}> {contact_l}</label>
-<label for="temperature">{temp_l}</label><input id="temperature" name="temperature" type="number" step="0.1" min="30" max="45" value="{temp}">
-<label for="travel">{travel_l}</label><input id="travel" name="travel" type="text" value="{travel}">
-<button type="submit">{submit}</button></form></div>"#,
+{declaration}<button type="submit">{submit}</button></form></div>"#,
         title = t::APPLY.get(lang),
         err = error.map(|e| error_box(lang, e)).unwrap_or_default(),
         name_l = t::NAME.get(lang),
@@ -439,16 +457,7 @@ fn details_form(lang: Lang, f: &HashMap<String, String>, error: Option<&ApiError
         country_l = t::COUNTRY.get(lang),
         country = esc(field(f, "country")),
         decl = t::DECLARATION.get(lang),
-        fever = checked("fever"),
-        fever_l = t::FEVER.get(lang),
-        symptoms = checked("symptoms"),
-        symptoms_l = t::SYMPTOMS.get(lang),
-        contact = checked("contact"),
-        contact_l = t::CONTACT.get(lang),
-        temp_l = t::TEMPERATURE.get(lang),
-        temp = esc(field(f, "temperature")),
-        travel_l = t::TRAVEL.get(lang),
-        travel = esc(field(f, "travel")),
+        declaration = declaration_fields(lang, f),
         submit = t::SUBMIT.get(lang),
     )
 }
@@ -677,33 +686,12 @@ async fn code_fragment<S: Store>(
 }
 
 fn declare_form(lang: Lang, f: &HashMap<String, String>, error: Option<&ApiError>) -> String {
-    let checked = |name: &str| {
-        if f.get(name).is_some() {
-            " checked"
-        } else {
-            ""
-        }
-    };
     format!(
         r#"<h1>{title}</h1><div class="card">{err}<form method="post" action="/declare">
-<label class="check"><input type="checkbox" name="fever"{fever}> {fever_l}</label>
-<label class="check"><input type="checkbox" name="symptoms"{symptoms}> {symptoms_l}</label>
-<label class="check"><input type="checkbox" name="contact"{contact}> {contact_l}</label>
-<label for="temperature">{temp_l}</label><input id="temperature" name="temperature" type="number" step="0.1" min="30" max="45" value="{temp}">
-<label for="travel">{travel_l}</label><input id="travel" name="travel" type="text" value="{travel}">
-<button type="submit">{submit}</button></form></div>"#,
+{declaration}<button type="submit">{submit}</button></form></div>"#,
         title = t::DECLARATION.get(lang),
         err = error.map(|e| error_box(lang, e)).unwrap_or_default(),
-        fever = checked("fever"),
-        fever_l = t::FEVER.get(lang),
-        symptoms = checked("symptoms"),
-        symptoms_l = t::SYMPTOMS.get(lang),
-        contact = checked("contact"),
-        contact_l = t::CONTACT.get(lang),
-        temp_l = t::TEMPERATURE.get(lang),
-        temp = esc(field(f, "temperature")),
-        travel_l = t::TRAVEL.get(lang),
-        travel = esc(field(f, "travel")),
+        declaration = declaration_fields(lang, f),
         submit = t::SUBMIT.get(lang),
     )
 }

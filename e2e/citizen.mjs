@@ -68,6 +68,8 @@ try {
   const shown = await page.locator('#code-data').getAttribute('data-code');
   check(shown.startsWith('HCP1:'), 'the page carries a signed code');
   writeFileSync(join(out, 'code.txt'), shown);
+  // The QR code exactly as the browser drew it, for `healthcode verify`.
+  await page.locator('#code-data .qr svg').screenshot({ path: join(out, 'qr.png') });
   await shot('code-zh');
 
   // The visible language switch.

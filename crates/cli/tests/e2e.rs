@@ -1,7 +1,7 @@
 //! The browser end-to-end test: `healthcode demo` on a fresh SQLite data
 //! directory, Debian's chromium driven by playwright-core (`e2e/citizen.mjs`)
-//! through the citizen flow and an official's sign-in, then the code the
-//! page showed is verified offline with `healthcode verify`.
+//! through the citizen flow and an official's sign-in, then the QR code the
+//! browser drew (a screenshot of it) is verified offline with `healthcode verify`.
 //!
 //! Needs node, /usr/bin/chromium and `npm ci --prefix e2e`; without them it
 //! says SKIPPED loudly, and fails instead when HEALTHCODE_REQUIRE_BROWSER=1
@@ -119,21 +119,32 @@ fn browser_applies_sees_switches_language_and_the_code_verifies() {
         http_get(&base, "/.well-known/healthcode/trust-list.json"),
     )
     .unwrap();
-    let verify = |accept_demo: bool| {
+    let verify = |input: &std::ffi::OsStr, accept_demo: bool| {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_healthcode"));
         cmd.args(["verify", "--json", "--trust"]).arg(&trust);
         if accept_demo {
             cmd.arg("--accept-demo");
         }
-        let o = cmd.arg(&code).output().unwrap();
+        let o = cmd.arg(input).output().unwrap();
         let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
         (o.status.code(), report)
     };
-    let (status, report) = verify(true);
-    assert_eq!(status, Some(0), "{report}");
+    let qr = out.join("qr.png");
+    let (status, report) = verify(qr.as_os_str(), true);
+    assert_eq!(
+        status,
+        Some(0),
+        "the QR code drawn in the browser verifies: {report}"
+    );
     assert_eq!(report["colour"], "green");
     assert_eq!(report["claims"]["name"], "孙*美");
-    let (status, report) = verify(false);
+    let (status, report) = verify(code.trim().as_ref(), true);
+    assert_eq!(
+        status,
+        Some(0),
+        "the code text on the page verifies: {report}"
+    );
+    let (status, report) = verify(qr.as_os_str(), false);
     assert_eq!(
         (status, report["reason"].as_str()),
         (Some(1), Some("demo_issuer"))

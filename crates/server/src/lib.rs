@@ -69,14 +69,33 @@ async fn not_found() -> impl IntoResponse {
     )
 }
 
+/// How often expired sessions and one-time codes are deleted.
+const PURGE_EVERY: std::time::Duration = std::time::Duration::from_secs(600);
+
 /// Serves until `shutdown` completes, then finishes in-flight requests.
+/// Expired sessions and one-time codes are purged in the background.
 pub async fn serve<S: Store>(
     listener: tokio::net::TcpListener,
     state: AppState<S>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    let purger = tokio::spawn(purge_expired_forever(state.clone()));
     let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
-    axum::serve(listener, app)
+    let served = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
-        .await
+        .await;
+    purger.abort();
+    served
+}
+
+async fn purge_expired_forever<S: Store>(state: AppState<S>) {
+    let mut every = tokio::time::interval(PURGE_EVERY);
+    loop {
+        every.tick().await;
+        match state.store.purge_expired(state.now()).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(purged = n, "expired sessions and one-time codes deleted"),
+            Err(e) => tracing::warn!(error = %e, "purging expired sessions failed"),
+        }
+    }
 }

@@ -24,10 +24,9 @@ use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use healthcode_core::{AuditEntry, AuditRecord, Digest, Event};
+use healthcode_core::{AuditEntry, AuditRecord, Event};
 use healthcode_store::columns::{
-    self, from_i64, hash32, instant, offset_instant, offset_seconds, person_id, roles_from_text,
-    roles_text, to_i64, to_json, utc_instant,
+    self, from_i64, instant, offset_seconds, roles_text, to_i64, to_json, ColumnReader,
 };
 use healthcode_store::{
     OfficialAccount, OtpChallenge, OutboxMessage, PersonId, PersonRecord, PhoneHash, Result,
@@ -243,6 +242,50 @@ where
     row.try_get(column).map_err(|e| error(e, "row"))
 }
 
+/// A row as the shared decoders in `healthcode_store::columns` read it.
+struct Cols<'r>(&'r PgRow);
+
+impl ColumnReader for Cols<'_> {
+    fn text(&self, column: &'static str) -> Result<String> {
+        get(self.0, column)
+    }
+    fn opt_text(&self, column: &'static str) -> Result<Option<String>> {
+        get(self.0, column)
+    }
+    fn bytes(&self, column: &'static str) -> Result<Vec<u8>> {
+        get(self.0, column)
+    }
+    fn opt_bytes(&self, column: &'static str) -> Result<Option<Vec<u8>>> {
+        get(self.0, column)
+    }
+    fn int(&self, column: &'static str) -> Result<i64> {
+        get(self.0, column)
+    }
+    fn small_int(&self, column: &'static str) -> Result<i64> {
+        get::<i32>(self.0, column).map(i64::from)
+    }
+}
+
+fn person_from_row(row: &PgRow) -> Result<PersonRecord> {
+    columns::person_from(&Cols(row))
+}
+
+fn otp_from_row(row: &PgRow) -> Result<OtpChallenge> {
+    columns::otp_from(&Cols(row))
+}
+
+fn session_from_row(row: &PgRow) -> Result<Session> {
+    columns::session_from(&Cols(row))
+}
+
+fn outbox_from_row(row: &PgRow) -> Result<OutboxMessage> {
+    columns::outbox_from(&Cols(row))
+}
+
+fn audit_from_row(row: &PgRow) -> Result<AuditEntry> {
+    columns::audit_from(&Cols(row))
+}
+
 /// `SELECT` of a person's columns, then the rest of the query.
 macro_rules! select_person {
     ($rest:literal) => {
@@ -264,82 +307,6 @@ macro_rules! select_audit {
 }
 
 type PgQuery<'q> = sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>;
-
-fn person_from_row(row: &PgRow) -> Result<PersonRecord> {
-    const WHAT: &str = "person";
-    Ok(PersonRecord {
-        id: person_id(WHAT, &get::<String>(row, "id")?)?,
-        region: get(row, "region")?,
-        identity: columns::from_json(WHAT, &get::<String>(row, "identity")?)?,
-        full_name: get(row, "full_name")?,
-        phone: PhoneHash(hash32(WHAT, &get::<Vec<u8>>(row, "phone_hash")?)?),
-        channel: get(row, "channel")?,
-        created_at: utc_instant(WHAT, get(row, "created_ns")?)?,
-    })
-}
-
-fn otp_from_row(row: &PgRow) -> Result<OtpChallenge> {
-    const WHAT: &str = "OTP challenge";
-    Ok(OtpChallenge {
-        phone: PhoneHash(hash32(WHAT, &get::<Vec<u8>>(row, "phone_hash")?)?),
-        code_hash: hash32(WHAT, &get::<Vec<u8>>(row, "code_hash")?)?,
-        created_at: utc_instant(WHAT, get(row, "created_ns")?)?,
-        expires_at: utc_instant(WHAT, get(row, "expires_ns")?)?,
-        failed_attempts: from_i64(WHAT, get(row, "failed_attempts")?)?,
-    })
-}
-
-fn session_from_row(row: &PgRow) -> Result<Session> {
-    const WHAT: &str = "session";
-    let phone: Option<Vec<u8>> = get(row, "subject_phone")?;
-    let official: Option<String> = get(row, "subject_official")?;
-    let subject = match (phone, official) {
-        (Some(phone), None) => SessionSubject::Phone(PhoneHash(hash32(WHAT, &phone)?)),
-        (None, Some(username)) => SessionSubject::Official(username),
-        _ => {
-            return Err(StoreError::Corrupt {
-                what: WHAT,
-                why: "a session needs exactly one subject".to_owned(),
-            })
-        }
-    };
-    Ok(Session {
-        token_hash: hash32(WHAT, &get::<Vec<u8>>(row, "token_hash")?)?,
-        subject,
-        created_at: utc_instant(WHAT, get(row, "created_ns")?)?,
-        expires_at: utc_instant(WHAT, get(row, "expires_ns")?)?,
-    })
-}
-
-fn outbox_from_row(row: &PgRow) -> Result<OutboxMessage> {
-    const WHAT: &str = "outbox message";
-    Ok(OutboxMessage {
-        id: get(row, "id")?,
-        to_masked: get(row, "to_masked")?,
-        body: get(row, "body")?,
-        created_at: utc_instant(WHAT, get(row, "created_ns")?)?,
-    })
-}
-
-fn audit_from_row(row: &PgRow) -> Result<AuditEntry> {
-    const WHAT: &str = "audit entry";
-    Ok(AuditEntry {
-        seq: from_i64(WHAT, get(row, "seq")?)?,
-        prev: Digest(hash32(WHAT, &get::<Vec<u8>>(row, "prev")?)?),
-        record: AuditRecord {
-            at: offset_instant(
-                WHAT,
-                get(row, "at_ns")?,
-                i64::from(get::<i32>(row, "at_offset")?),
-            )?,
-            actor: get(row, "actor")?,
-            action: get(row, "action")?,
-            subject: get(row, "subject")?,
-            details: get(row, "details")?,
-        },
-        hash: Digest(hash32(WHAT, &get::<Vec<u8>>(row, "hash")?)?),
-    })
-}
 
 // ----------------------------------------------------------------------------
 // Operations, one attempt each
@@ -710,13 +677,7 @@ impl Store for PgStore {
             .await
             .map_err(sql(WHAT))?;
             let Some(row) = row else { return Ok(None) };
-            Ok(Some(OfficialAccount {
-                username: get(&row, "username")?,
-                display_name: get(&row, "display_name")?,
-                password_hash: get(&row, "password_hash")?,
-                roles: roles_from_text(WHAT, &get::<String>(&row, "roles")?)?,
-                created_at: utc_instant(WHAT, get(&row, "created_ns")?)?,
-            }))
+            Ok(Some(columns::official_from(&Cols(&row))?))
         })
         .await
     }

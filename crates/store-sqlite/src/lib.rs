@@ -21,10 +21,9 @@ use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
 
-use healthcode_core::{AuditEntry, AuditRecord, Digest, Event};
+use healthcode_core::{AuditEntry, AuditRecord, Event};
 use healthcode_store::columns::{
-    self, from_i64, hash32, instant, offset_instant, offset_seconds, person_id, roles_from_text,
-    roles_text, to_i64, to_json, utc_instant,
+    self, from_i64, instant, offset_seconds, roles_text, to_i64, to_json, ColumnReader,
 };
 use healthcode_store::{
     OfficialAccount, OtpChallenge, OutboxMessage, PersonId, PersonRecord, PhoneHash, Result,
@@ -190,81 +189,54 @@ where
     row.try_get(column).map_err(|e| error(e, "row"))
 }
 
-const PERSON_COLUMNS: &str = "id, region, identity, full_name, phone_hash, channel, created_ns";
+/// A row as the shared decoders in `healthcode_store::columns` read it.
+struct Cols<'r>(&'r SqliteRow);
+
+impl ColumnReader for Cols<'_> {
+    fn text(&self, column: &'static str) -> Result<String> {
+        get(self.0, column)
+    }
+    fn opt_text(&self, column: &'static str) -> Result<Option<String>> {
+        get(self.0, column)
+    }
+    fn bytes(&self, column: &'static str) -> Result<Vec<u8>> {
+        get(self.0, column)
+    }
+    fn opt_bytes(&self, column: &'static str) -> Result<Option<Vec<u8>>> {
+        get(self.0, column)
+    }
+    fn int(&self, column: &'static str) -> Result<i64> {
+        get(self.0, column)
+    }
+    fn small_int(&self, column: &'static str) -> Result<i64> {
+        // SQLite integers are all 64-bit.
+        get(self.0, column)
+    }
+}
 
 fn person_from_row(row: &SqliteRow) -> Result<PersonRecord> {
-    const WHAT: &str = "person";
-    Ok(PersonRecord {
-        id: person_id(WHAT, &get::<String>(row, "id")?)?,
-        region: get(row, "region")?,
-        identity: columns::from_json(WHAT, &get::<String>(row, "identity")?)?,
-        full_name: get(row, "full_name")?,
-        phone: PhoneHash(hash32(WHAT, &get::<Vec<u8>>(row, "phone_hash")?)?),
-        channel: get(row, "channel")?,
-        created_at: utc_instant(WHAT, get(row, "created_ns")?)?,
-    })
+    columns::person_from(&Cols(row))
 }
 
 fn otp_from_row(row: &SqliteRow) -> Result<OtpChallenge> {
-    const WHAT: &str = "OTP challenge";
-    Ok(OtpChallenge {
-        phone: PhoneHash(hash32(WHAT, &get::<Vec<u8>>(row, "phone_hash")?)?),
-        code_hash: hash32(WHAT, &get::<Vec<u8>>(row, "code_hash")?)?,
-        created_at: utc_instant(WHAT, get(row, "created_ns")?)?,
-        expires_at: utc_instant(WHAT, get(row, "expires_ns")?)?,
-        failed_attempts: from_i64(WHAT, get(row, "failed_attempts")?)?,
-    })
+    columns::otp_from(&Cols(row))
 }
 
 fn session_from_row(row: &SqliteRow) -> Result<Session> {
-    const WHAT: &str = "session";
-    let phone: Option<Vec<u8>> = get(row, "subject_phone")?;
-    let official: Option<String> = get(row, "subject_official")?;
-    let subject = match (phone, official) {
-        (Some(phone), None) => SessionSubject::Phone(PhoneHash(hash32(WHAT, &phone)?)),
-        (None, Some(username)) => SessionSubject::Official(username),
-        _ => {
-            return Err(StoreError::Corrupt {
-                what: WHAT,
-                why: "a session needs exactly one subject".to_owned(),
-            })
-        }
-    };
-    Ok(Session {
-        token_hash: hash32(WHAT, &get::<Vec<u8>>(row, "token_hash")?)?,
-        subject,
-        created_at: utc_instant(WHAT, get(row, "created_ns")?)?,
-        expires_at: utc_instant(WHAT, get(row, "expires_ns")?)?,
-    })
+    columns::session_from(&Cols(row))
 }
 
 fn outbox_from_row(row: &SqliteRow) -> Result<OutboxMessage> {
-    const WHAT: &str = "outbox message";
-    Ok(OutboxMessage {
-        id: get(row, "id")?,
-        to_masked: get(row, "to_masked")?,
-        body: get(row, "body")?,
-        created_at: utc_instant(WHAT, get(row, "created_ns")?)?,
-    })
+    columns::outbox_from(&Cols(row))
 }
-
-const AUDIT_COLUMNS: &str = "seq, prev, at_ns, at_offset, actor, action, subject, details, hash";
 
 fn audit_from_row(row: &SqliteRow) -> Result<AuditEntry> {
-    const WHAT: &str = "audit entry";
-    Ok(AuditEntry {
-        seq: from_i64(WHAT, get(row, "seq")?)?,
-        prev: Digest(hash32(WHAT, &get::<Vec<u8>>(row, "prev")?)?),
-        record: AuditRecord {
-            at: offset_instant(WHAT, get(row, "at_ns")?, get(row, "at_offset")?)?,
-            actor: get(row, "actor")?,
-            action: get(row, "action")?,
-            subject: get(row, "subject")?,
-            details: get(row, "details")?,
-        },
-        hash: Digest(hash32(WHAT, &get::<Vec<u8>>(row, "hash")?)?),
-    })
+    columns::audit_from(&Cols(row))
 }
+
+const PERSON_COLUMNS: &str = "id, region, identity, full_name, phone_hash, channel, created_ns";
+
+const AUDIT_COLUMNS: &str = "seq, prev, at_ns, at_offset, actor, action, subject, details, hash";
 
 impl SqliteStore {
     async fn try_append_audit(&self, record: AuditRecord) -> Result<AuditEntry> {
@@ -544,13 +516,7 @@ impl Store for SqliteStore {
         .await
         .map_err(|e| error(e, WHAT))?;
         let Some(row) = row else { return Ok(None) };
-        Ok(Some(OfficialAccount {
-            username: get(&row, "username")?,
-            display_name: get(&row, "display_name")?,
-            password_hash: get(&row, "password_hash")?,
-            roles: roles_from_text(WHAT, &get::<String>(&row, "roles")?)?,
-            created_at: utc_instant(WHAT, get(&row, "created_ns")?)?,
-        }))
+        columns::official_from(&Cols(&row)).map(Some)
     }
 
     async fn push_outbox(

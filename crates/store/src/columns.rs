@@ -17,7 +17,109 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use time::{OffsetDateTime, UtcOffset};
 
-use crate::{PersonId, Result, Role, StoreError};
+use healthcode_core::{AuditEntry, AuditRecord, Digest};
+
+use crate::{
+    OfficialAccount, OtpChallenge, OutboxMessage, PersonId, PersonRecord, PhoneHash, Result, Role,
+    Session, SessionSubject, StoreError,
+};
+
+/// One row of a query, as the shared decoders read it. Each backend wraps
+/// its row type in this (the decoders below are then the same for all).
+pub trait ColumnReader {
+    fn text(&self, column: &'static str) -> Result<String>;
+    fn opt_text(&self, column: &'static str) -> Result<Option<String>>;
+    fn bytes(&self, column: &'static str) -> Result<Vec<u8>>;
+    fn opt_bytes(&self, column: &'static str) -> Result<Option<Vec<u8>>>;
+    /// A 64-bit integer column.
+    fn int(&self, column: &'static str) -> Result<i64>;
+    /// A 32-bit integer column (the audit record's UTC offset), widened.
+    fn small_int(&self, column: &'static str) -> Result<i64>;
+}
+
+pub fn person_from(row: &impl ColumnReader) -> Result<PersonRecord> {
+    const WHAT: &str = "person";
+    Ok(PersonRecord {
+        id: person_id(WHAT, &row.text("id")?)?,
+        region: row.text("region")?,
+        identity: from_json(WHAT, &row.text("identity")?)?,
+        full_name: row.text("full_name")?,
+        phone: PhoneHash(hash32(WHAT, &row.bytes("phone_hash")?)?),
+        channel: row.text("channel")?,
+        created_at: utc_instant(WHAT, row.int("created_ns")?)?,
+    })
+}
+
+pub fn otp_from(row: &impl ColumnReader) -> Result<OtpChallenge> {
+    const WHAT: &str = "OTP challenge";
+    Ok(OtpChallenge {
+        phone: PhoneHash(hash32(WHAT, &row.bytes("phone_hash")?)?),
+        code_hash: hash32(WHAT, &row.bytes("code_hash")?)?,
+        created_at: utc_instant(WHAT, row.int("created_ns")?)?,
+        expires_at: utc_instant(WHAT, row.int("expires_ns")?)?,
+        failed_attempts: from_i64(WHAT, row.int("failed_attempts")?)?,
+    })
+}
+
+pub fn session_from(row: &impl ColumnReader) -> Result<Session> {
+    const WHAT: &str = "session";
+    let subject = match (
+        row.opt_bytes("subject_phone")?,
+        row.opt_text("subject_official")?,
+    ) {
+        (Some(phone), None) => SessionSubject::Phone(PhoneHash(hash32(WHAT, &phone)?)),
+        (None, Some(username)) => SessionSubject::Official(username),
+        _ => {
+            return Err(StoreError::Corrupt {
+                what: WHAT,
+                why: "a session needs exactly one subject".to_owned(),
+            })
+        }
+    };
+    Ok(Session {
+        token_hash: hash32(WHAT, &row.bytes("token_hash")?)?,
+        subject,
+        created_at: utc_instant(WHAT, row.int("created_ns")?)?,
+        expires_at: utc_instant(WHAT, row.int("expires_ns")?)?,
+    })
+}
+
+pub fn official_from(row: &impl ColumnReader) -> Result<OfficialAccount> {
+    const WHAT: &str = "official";
+    Ok(OfficialAccount {
+        username: row.text("username")?,
+        display_name: row.text("display_name")?,
+        password_hash: row.text("password_hash")?,
+        roles: roles_from_text(WHAT, &row.text("roles")?)?,
+        created_at: utc_instant(WHAT, row.int("created_ns")?)?,
+    })
+}
+
+pub fn outbox_from(row: &impl ColumnReader) -> Result<OutboxMessage> {
+    const WHAT: &str = "outbox message";
+    Ok(OutboxMessage {
+        id: row.int("id")?,
+        to_masked: row.text("to_masked")?,
+        body: row.text("body")?,
+        created_at: utc_instant(WHAT, row.int("created_ns")?)?,
+    })
+}
+
+pub fn audit_from(row: &impl ColumnReader) -> Result<AuditEntry> {
+    const WHAT: &str = "audit entry";
+    Ok(AuditEntry {
+        seq: from_i64(WHAT, row.int("seq")?)?,
+        prev: Digest(hash32(WHAT, &row.bytes("prev")?)?),
+        record: AuditRecord {
+            at: offset_instant(WHAT, row.int("at_ns")?, row.small_int("at_offset")?)?,
+            actor: row.text("actor")?,
+            action: row.text("action")?,
+            subject: row.text("subject")?,
+            details: row.text("details")?,
+        },
+        hash: Digest(hash32(WHAT, &row.bytes("hash")?)?),
+    })
+}
 
 /// An instant as Unix nanoseconds (UTC).
 pub fn instant(at: OffsetDateTime) -> Result<i64> {

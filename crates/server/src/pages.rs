@@ -264,19 +264,42 @@ async fn apply_phone<S: Store>(
     )
 }
 
-fn form_fields(
-    form: Result<Form<HashMap<String, String>>, FormRejection>,
-) -> Result<HashMap<String, String>, ApiError> {
-    form.map(|Form(f)| f).map_err(|e| {
-        ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "bad_form",
-            crate::i18n::Text::new(
-                format!("表单无法读取：{}", e.body_text()),
-                format!("The form could not be read: {}", e.body_text()),
-            ),
-        )
-    })
+/// A posted form's fields. A body that is not a form is answered with an
+/// error page in the visitor's language.
+pub struct PageForm(HashMap<String, String>);
+
+impl<S: Store> axum::extract::FromRequest<AppState<S>> for PageForm {
+    type Rejection = Response;
+
+    async fn from_request(
+        req: axum::extract::Request,
+        state: &AppState<S>,
+    ) -> Result<Self, Response> {
+        let lang = Lang::negotiate(
+            req.uri()
+                .query()
+                .and_then(|q| q.split('&').find_map(|kv| kv.strip_prefix("lang="))),
+            req.headers(),
+        );
+        match Form::<HashMap<String, String>>::from_request(req, state).await {
+            Ok(Form(fields)) => Ok(PageForm(fields)),
+            Err(e) => {
+                let e = bad_form(&e);
+                Err(error_page(state, lang, &e))
+            }
+        }
+    }
+}
+
+fn bad_form(e: &FormRejection) -> ApiError {
+    ApiError::new(
+        StatusCode::BAD_REQUEST,
+        "bad_form",
+        crate::i18n::Text::new(
+            format!("表单无法读取：{}", e.body_text()),
+            format!("The form could not be read: {}", e.body_text()),
+        ),
+    )
 }
 
 fn field<'a>(f: &'a HashMap<String, String>, name: &str) -> &'a str {
@@ -288,13 +311,9 @@ async fn apply_phone_post<S: Store>(
     q: Params,
     headers: HeaderMap,
     ClientIp(ip): ClientIp,
-    form: Result<Form<HashMap<String, String>>, FormRejection>,
+    PageForm(f): PageForm,
 ) -> Response {
     let lang = lang_of(&q, &headers);
-    let f = match form_fields(form) {
-        Ok(f) => f,
-        Err(e) => return error_page(&state, lang, &e),
-    };
     let phone = field(&f, "phone");
     match state.request_otp(phone, ip).await {
         Ok(_) => Redirect::to(&format!("/apply/verify?phone={}", urlencode(phone))).into_response(),
@@ -364,13 +383,9 @@ async fn apply_verify_post<S: Store>(
     State(state): State<AppState<S>>,
     q: Params,
     headers: HeaderMap,
-    form: Result<Form<HashMap<String, String>>, FormRejection>,
+    PageForm(f): PageForm,
 ) -> Response {
     let lang = lang_of(&q, &headers);
-    let f = match form_fields(form) {
-        Ok(f) => f,
-        Err(e) => return error_page(&state, lang, &e),
-    };
     let phone = field(&f, "phone");
     match state.verify_otp(phone, field(&f, "code")).await {
         Ok(token) => {
@@ -511,16 +526,12 @@ async fn apply_details_post<S: Store>(
     State(state): State<AppState<S>>,
     q: Params,
     headers: HeaderMap,
-    form: Result<Form<HashMap<String, String>>, FormRejection>,
+    PageForm(f): PageForm,
 ) -> Response {
     let lang = lang_of(&q, &headers);
     let citizen = match auth::citizen(&state, &headers).await {
         Ok(Some(c)) => c,
         Ok(None) => return Redirect::to("/apply").into_response(),
-        Err(e) => return error_page(&state, lang, &e),
-    };
-    let f = match form_fields(form) {
-        Ok(f) => f,
         Err(e) => return error_page(&state, lang, &e),
     };
     let result = async {
@@ -720,13 +731,9 @@ async fn declare_post<S: Store>(
     State(state): State<AppState<S>>,
     q: Params,
     headers: HeaderMap,
-    form: Result<Form<HashMap<String, String>>, FormRejection>,
+    PageForm(f): PageForm,
 ) -> Response {
     let lang = lang_of(&q, &headers);
-    let f = match form_fields(form) {
-        Ok(f) => f,
-        Err(e) => return error_page(&state, lang, &e),
-    };
     let result = async {
         let citizen = auth::citizen(&state, &headers)
             .await?
@@ -786,13 +793,9 @@ async fn official_sign_in<S: Store>(
     q: Params,
     headers: HeaderMap,
     ClientIp(ip): ClientIp,
-    form: Result<Form<HashMap<String, String>>, FormRejection>,
+    PageForm(f): PageForm,
 ) -> Response {
     let lang = lang_of(&q, &headers);
-    let f = match form_fields(form) {
-        Ok(f) => f,
-        Err(e) => return error_page(&state, lang, &e),
-    };
     match state
         .official_sign_in(field(&f, "username"), field(&f, "password"), ip)
         .await
@@ -970,16 +973,12 @@ async fn official_post<S: Store>(
     State(state): State<AppState<S>>,
     q: Params,
     headers: HeaderMap,
-    form: Result<Form<HashMap<String, String>>, FormRejection>,
+    PageForm(f): PageForm,
 ) -> Response {
     let lang = lang_of(&q, &headers);
     let official = match auth::official(&state, &headers).await {
         Ok(Some(o)) => o,
         Ok(None) => return Redirect::to("/official").into_response(),
-        Err(e) => return error_page(&state, lang, &e),
-    };
-    let f = match form_fields(form) {
-        Ok(f) => f,
         Err(e) => return error_page(&state, lang, &e),
     };
     let result = async {

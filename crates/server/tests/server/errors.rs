@@ -149,3 +149,21 @@ async fn openapi_health_and_headers() {
         "Swagger UI is served from vendored assets"
     );
 }
+
+#[tokio::test]
+async fn a_page_posted_without_a_form_gets_an_error_page() {
+    let s = TestServer::start().await;
+    let r = s
+        .client()
+        .post(s.url("/apply?lang=en"))
+        .json(&json!({"phone": "13800138000"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    let page = r.text().await.unwrap();
+    assert!(
+        page.contains("The form could not be read") && page.contains("<html"),
+        "{page}"
+    );
+}

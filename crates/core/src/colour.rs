@@ -110,13 +110,15 @@ impl FromStr for Colour {
     }
 }
 
-/// Which version of the code: a mainland resident's, or the traveller
-/// version for people without a mainland ID (passport, permits).
+/// Which version of the code: a mainland resident's, the traveller
+/// version for people without a mainland ID (passport, permits), or the
+/// itinerary card's QR (行程卡), whose colour is the card's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum CodeKind {
     Resident,
     Traveller,
+    ItineraryCard,
 }
 
 impl CodeKind {
@@ -124,6 +126,7 @@ impl CodeKind {
         match self {
             CodeKind::Resident => 0,
             CodeKind::Traveller => 1,
+            CodeKind::ItineraryCard => 2,
         }
     }
 
@@ -131,6 +134,7 @@ impl CodeKind {
         match n {
             0 => Some(CodeKind::Resident),
             1 => Some(CodeKind::Traveller),
+            2 => Some(CodeKind::ItineraryCard),
             _ => None,
         }
     }
@@ -139,6 +143,7 @@ impl CodeKind {
         match self {
             CodeKind::Resident => "resident",
             CodeKind::Traveller => "traveller",
+            CodeKind::ItineraryCard => "itinerary_card",
         }
     }
 }
@@ -150,7 +155,7 @@ impl fmt::Display for CodeKind {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown code kind {0:?}: expected resident or traveller / 未知码类型")]
+#[error("unknown code kind {0:?}: expected resident, traveller or itinerary_card / 未知码类型")]
 pub struct UnknownCodeKind(pub String);
 
 impl FromStr for CodeKind {
@@ -160,6 +165,7 @@ impl FromStr for CodeKind {
         match s.trim().to_ascii_lowercase().as_str() {
             "resident" => Ok(CodeKind::Resident),
             "traveller" | "traveler" => Ok(CodeKind::Traveller),
+            "itinerary_card" | "itinerary" => Ok(CodeKind::ItineraryCard),
             _ => Err(UnknownCodeKind(s.to_owned())),
         }
     }

@@ -5,7 +5,9 @@
 //! never a backtrace.
 
 mod args;
+mod audit;
 mod bench;
+mod db;
 mod demo;
 mod demo_server;
 mod issue;
@@ -50,6 +52,9 @@ enum Command {
     /// Evaluate and validate colour rules (CertLogic) / 颜色规则
     #[command(subcommand)]
     Rules(rules::RulesCommand),
+    /// Check the hash-chained audit log / 校验审计哈希链
+    #[command(subcommand)]
+    Audit(audit::AuditCommand),
 }
 
 fn main() -> ExitCode {
@@ -78,6 +83,7 @@ fn main() -> ExitCode {
         Command::Keys(cmd) => keys::run(cmd),
         Command::Bench(a) => bench::run(a),
         Command::Rules(cmd) => return rules::run(cmd),
+        Command::Audit(cmd) => audit::run(cmd),
     };
     match result {
         Ok(code) => code,

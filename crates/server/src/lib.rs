@@ -8,6 +8,7 @@ pub mod clock;
 pub mod config;
 pub mod error;
 pub mod i18n;
+pub mod itinerary;
 pub mod pages;
 pub mod ratelimit;
 pub mod security;
@@ -47,6 +48,7 @@ pub fn router<S: Store>(state: AppState<S>) -> Router {
     Router::new()
         .merge(api::routes::<S>())
         .merge(pages::routes::<S>())
+        .merge(itinerary::routes::<S>())
         .merge(SwaggerUi::new("/docs").url("/docs/openapi.json", api::ApiDoc::openapi()))
         .fallback(not_found)
         .with_state(state)

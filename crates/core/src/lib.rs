@@ -11,6 +11,7 @@ pub mod colour;
 pub mod facts;
 pub mod identity;
 pub mod mask;
+pub mod regions;
 pub mod rules;
 pub mod status;
 pub mod view;

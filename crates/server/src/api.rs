@@ -16,6 +16,7 @@ use utoipa::{OpenApi, ToSchema};
 use crate::auth::{session_cookie, Citizen, ClientIp, Official};
 use crate::error::{ApiError, ApiJson, ApiQuery, ErrorBody};
 use crate::i18n::Text;
+use crate::openapi_regions::RegionsDoc;
 use crate::service::{ApplicationInput, DeclarationInput, FactInput, LiveCode, OtpSent};
 use crate::state::AppState;
 
@@ -49,6 +50,7 @@ pub fn routes<S: Store>() -> Router<AppState<S>> {
         description = "Health codes: SMS check, application, declarations, live signed codes, officials' records. Errors are `{\"error\": {\"code\", \"field\", \"message\": {\"zh\", \"en\"}}}`.",
         version = "1"
     ),
+    modifiers(&RegionsDoc),
     paths(
         request_otp,
         verify_otp,
@@ -505,7 +507,7 @@ async fn outbox<S: Store>(
 async fn trust_list<S: Store>(State(state): State<AppState<S>>) -> Response {
     (
         [(header::CONTENT_TYPE, "application/json")],
-        state.trust_list.clone(),
+        state.federation.published(),
     )
         .into_response()
 }

@@ -87,7 +87,11 @@ async fn every_row_and_footnote_of_the_data_file_is_on_the_page_and_in_the_api()
             assert_eq!(a["support"][app], s(channels, app), "{code} {app}");
         }
         let cities = table(r, "city");
-        assert_eq!(a["cities"].as_array().unwrap().len(), cities.len(), "{code}");
+        assert_eq!(
+            a["cities"].as_array().unwrap().len(),
+            cities.len(),
+            "{code}"
+        );
         for (c, ac) in cities.iter().zip(a["cities"].as_array().unwrap()) {
             assert_eq!(ac["code"], s(c, "code"));
             assert_eq!(ac["code_name"], s(c, "code_name"));
@@ -106,35 +110,44 @@ async fn every_row_and_footnote_of_the_data_file_is_on_the_page_and_in_the_api()
         for (page, lang) in [(&zh, "zh"), (&en, "en")] {
             let tr = row(page, code);
             for text in [s(r, "name_zh"), s(r, "name_en"), s(r, "code_name")] {
-                assert!(tr.contains(&esc(text)), "{lang} {code}: {text:?} missing in {tr}");
+                assert!(
+                    tr.contains(&esc(text)),
+                    "{lang} {code}: {text:?} missing in {tr}"
+                );
             }
             for key in ["aliases", "other_apps", "web"] {
                 for text in strings(r, key) {
                     assert!(tr.contains(&esc(&text)), "{lang} {code}: {key} {text:?}");
                 }
             }
-            assert!(!tr.contains("<a href=\"http"), "{lang} {code}: real services are never linked");
+            assert!(
+                !tr.contains("<a href=\"http"),
+                "{lang} {code}: real services are never linked"
+            );
             for app in ["alipay", "wechat", "unionpay"] {
-                let cell = format!(
-                    "data-app=\"{app}\" data-support=\"{}\"",
-                    s(channels, app)
-                );
+                let cell = format!("data-app=\"{app}\" data-support=\"{}\"", s(channels, app));
                 assert!(tr.contains(&cell), "{lang} {code}: {cell}");
             }
             for c in &cities {
                 assert!(tr.contains(s(c, "code")) && tr.contains(&esc(s(c, "code_name"))));
-                let name = if lang == "zh" { s(c, "name_zh") } else { s(c, "name_en") };
+                let name = if lang == "zh" {
+                    s(c, "name_zh")
+                } else {
+                    s(c, "name_en")
+                };
                 assert!(tr.contains(&esc(name)), "{lang} {code}: city {name}");
             }
             for n in &notes {
-                let marker = format!(
-                    "data-region=\"{code}\" data-app=\"{}\"",
-                    s(n, "channel")
-                );
-                let at = page.find(&marker).unwrap_or_else(|| panic!("{lang} footnote {marker}"));
+                let marker = format!("data-region=\"{code}\" data-app=\"{}\"", s(n, "channel"));
+                let at = page
+                    .find(&marker)
+                    .unwrap_or_else(|| panic!("{lang} footnote {marker}"));
                 let li = &page[at..at + page[at..].find("</li>").unwrap()];
                 assert!(li.contains(&esc(s(n, lang))), "{lang} {code}: {li}");
-                assert!(tr.contains("<sup>["), "{lang} {code}: the cell points to its note");
+                assert!(
+                    tr.contains("<sup>["),
+                    "{lang} {code}: the cell points to its note"
+                );
             }
         }
         footnotes += notes.len();
@@ -151,7 +164,10 @@ async fn filters_by_region_and_app_without_script() {
     let (_, page) = get(&srv, "/guide?lang=en&app=unionpay").await;
     assert!(page.contains("data-region=\"34\""), "Anhui: show only");
     assert!(page.contains("data-region=\"61\""), "Shaanxi: conditional");
-    assert!(!page.contains("<tr data-region=\"11\">"), "Beijing: no UnionPay");
+    assert!(
+        !page.contains("<tr data-region=\"11\">"),
+        "Beijing: no UnionPay"
+    );
     assert!(page.contains("<option value=\"unionpay\" selected>"));
     let (_, api) = get(&srv, "/api/v1/regions?app=unionpay").await;
     let api: Value = serde_json::from_str(&api).unwrap();
@@ -162,7 +178,12 @@ async fn filters_by_region_and_app_without_script() {
         .all(|r| r["support"]["unionpay"] != "none"));
 
     // By region: code, city, alias, English name.
-    for (q, code) in [("34", "34"), ("%E8%A5%BF%E5%AE%89", "61"), ("Suzhou", "32"), ("%E5%8C%97%E4%BA%AC%E5%81%A5%E5%BA%B7%E5%AE%9D", "11")] {
+    for (q, code) in [
+        ("34", "34"),
+        ("%E8%A5%BF%E5%AE%89", "61"),
+        ("Suzhou", "32"),
+        ("%E5%8C%97%E4%BA%AC%E5%81%A5%E5%BA%B7%E5%AE%9D", "11"),
+    ] {
         let (_, api) = get(&srv, &format!("/api/v1/regions?region={q}")).await;
         let api: Value = serde_json::from_str(&api).unwrap();
         let codes: Vec<&str> = api["regions"]
@@ -183,7 +204,10 @@ async fn filters_by_region_and_app_without_script() {
     assert_eq!(status, 422);
     let err: Value = serde_json::from_str(&body).unwrap();
     assert_eq!(err["error"]["field"], "app");
-    assert!(err["error"]["message"]["zh"].as_str().unwrap().contains("未知应用"));
+    assert!(err["error"]["message"]["zh"]
+        .as_str()
+        .unwrap()
+        .contains("未知应用"));
     let (status, page) = get(&srv, "/guide?lang=en&app=myspace").await;
     assert_eq!(status, 422);
     assert!(page.contains("Unknown app"));
@@ -218,6 +242,9 @@ async fn filters_by_region_and_app_without_script() {
         "/api/v1/trust-lists",
         "/api/v1/admin/trust-imports",
     ] {
-        assert!(doc["paths"][path].is_object(), "{path} in the OpenAPI document");
+        assert!(
+            doc["paths"][path].is_object(),
+            "{path} in the OpenAPI document"
+        );
     }
 }

@@ -6,4 +6,6 @@ mod support;
 
 mod citizen;
 mod errors;
+mod federation;
+mod guide;
 mod officials;

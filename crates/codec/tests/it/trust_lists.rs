@@ -74,10 +74,9 @@ fn sequence_refuses_rollback_and_reuse() {
     let v5 = TrustList::new(p.description(), T0, vec![k1.description()]).with_sequence(5);
     let v6 = TrustList::new(p.description(), T0, vec![k2.description()]).with_sequence(6);
     let open = |l: &TrustList| TrustList::open(&signed(l.clone()), None).unwrap();
-    assert_eq!(open(&v6).may_replace(&v5).unwrap(), true, "newer replaces");
-    assert_eq!(
-        open(&v5).may_replace(&v5).unwrap(),
-        false,
+    assert!(open(&v6).may_replace(&v5).unwrap(), "newer replaces");
+    assert!(
+        !open(&v5).may_replace(&v5).unwrap(),
         "same again is no change"
     );
     assert!(matches!(
@@ -183,8 +182,31 @@ fn key_rotation_with_overlap() {
         Reason::Expired,
         "and fails after it"
     );
-    // The old key cannot sign after its validity, even while still listed.
-    let late = code(&mut old_issuer, switch + Duration::minutes(1), ttl);
+    // The old key cannot sign after its validity, even while still listed:
+    // a deployment that kept signing with it (its own key file saying
+    // otherwise) is refused by the published validity.
+    assert!(old_issuer
+        .issue(
+            &healthcode_codec::CodeRequest {
+                colour: Colour::Green,
+                full_name: "王五".into(),
+                document_id: "340102199003071236".into(),
+                kind: CodeKind::Resident,
+                ttl_seconds: ttl,
+                status_as_of: switch.unix_timestamp(),
+            },
+            switch.unix_timestamp() + 60,
+            [3; CODE_ID_LEN],
+            &SystemRandom::new()
+        )
+        .is_err());
+    let mut stale_config = CodeIssuer::new(key(
+        "cn-34",
+        1,
+        T0 - Duration::days(100),
+        switch + Duration::days(1),
+    ));
+    let late = code(&mut stale_config, switch + Duration::minutes(1), ttl);
     assert_eq!(
         v.verify(&late, at + 60).unwrap_err().reason,
         Reason::KeyNotValid

@@ -16,6 +16,7 @@ use utoipa::{OpenApi, ToSchema};
 use crate::auth::{session_cookie, Citizen, ClientIp, Official};
 use crate::error::{ApiError, ApiJson, ApiQuery, ErrorBody};
 use crate::i18n::Text;
+use crate::itinerary::api::MergeItinerary;
 use crate::openapi_regions::RegionsDoc;
 use crate::service::{ApplicationInput, DeclarationInput, FactInput, LiveCode, OtpSent};
 use crate::state::AppState;
@@ -50,7 +51,6 @@ pub fn routes<S: Store>() -> Router<AppState<S>> {
         description = "Health codes: SMS check, application, declarations, live signed codes, officials' records. Errors are `{\"error\": {\"code\", \"field\", \"message\": {\"zh\", \"en\"}}}`.",
         version = "1"
     ),
-    modifiers(&RegionsDoc),
     paths(
         request_otp,
         verify_otp,
@@ -87,7 +87,8 @@ pub fn routes<S: Store>() -> Router<AppState<S>> {
         OutboxView,
         Health,
         Text
-    ))
+    )),
+    modifiers(&MergeItinerary, &RegionsDoc)
 )]
 pub struct ApiDoc;
 

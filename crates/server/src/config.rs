@@ -71,6 +71,8 @@ pub struct Settings {
     pub phone_hash_secret: Secret,
     /// A demonstration deployment: DEMO marks everywhere, outbox page shown.
     pub demo: bool,
+    /// The itinerary card (`[itinerary]`: window_days, lag_hours, card_ttl_seconds, rule_set).
+    pub itinerary: crate::itinerary::ItinerarySettings,
     /// A region's authority or the national platform (see docs/federation.md).
     pub authority: Authority,
     /// The region's GB/T 2260 code in the registry (`22`; `00` for the
@@ -135,6 +137,7 @@ impl Default for Settings {
             published_key_files: Vec::new(),
             trust_list_hours: 24,
             trust_refresh_seconds: 3600,
+            itinerary: crate::itinerary::ItinerarySettings::default(),
         }
     }
 }

@@ -11,6 +11,7 @@ pub mod error;
 pub mod federation;
 pub mod guide;
 pub mod i18n;
+pub mod itinerary;
 pub mod openapi_regions;
 pub mod pages;
 pub mod ratelimit;
@@ -54,6 +55,7 @@ pub fn router<S: Store>(state: AppState<S>) -> Router {
         .merge(guide::routes::<S>())
         .merge(channels::routes::<S>())
         .merge(federation::routes::<S>())
+        .merge(itinerary::routes::<S>())
         .merge(SwaggerUi::new("/docs").url("/docs/openapi.json", api::ApiDoc::openapi()))
         .fallback(not_found)
         .with_state(state)

@@ -36,6 +36,8 @@ pub struct Inner<S> {
     pub registry: Registry,
     /// Publishing and importing trust lists (`crate::federation`).
     pub federation: crate::federation::Federation,
+    /// The itinerary card's window, rules and QR lifetime.
+    pub itinerary: crate::itinerary::ItineraryState,
 }
 
 /// Cheap to clone: one `Arc`.
@@ -78,6 +80,7 @@ impl<S: Store> AppState<S> {
         settings.validate()?;
         let rules = load_rules(&settings.rule_set)?;
         let registry = Registry::shipped().map_err(|e| StartError::Trust(e.to_string()))?;
+        let itinerary = crate::itinerary::ItineraryState::new(&settings.itinerary)?;
         let rng = SystemRandom::new();
         let now = clock.now();
         let federation =
@@ -103,6 +106,7 @@ impl<S: Store> AppState<S> {
             publisher_fingerprint,
             registry,
             federation,
+            itinerary,
         })))
     }
 

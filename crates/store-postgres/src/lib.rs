@@ -21,6 +21,7 @@
 #![forbid(unsafe_code)]
 
 mod federation;
+mod itinerary;
 
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -18,6 +18,7 @@
 #![forbid(unsafe_code)]
 
 mod federation;
+mod itinerary;
 
 use std::path::Path;
 use std::str::FromStr;

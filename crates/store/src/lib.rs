@@ -18,6 +18,9 @@ pub mod columns;
 #[cfg(feature = "conformance")]
 pub mod conformance;
 pub mod federation;
+pub mod itinerary;
+#[cfg(feature = "conformance")]
+pub mod itinerary_conformance;
 
 use std::fmt;
 use std::future::Future;
@@ -201,7 +204,9 @@ pub struct OutboxMessage {
 
 /// Persistence of the platform. Futures are `Send` so handlers can await
 /// them on a multi-threaded runtime.
-pub trait Store: Clone + Send + Sync + 'static + ChannelStore + TrustImportStore {
+pub trait Store:
+    Clone + Send + Sync + 'static + itinerary::ItineraryStore + ChannelStore + TrustImportStore
+{
     /// Which engine, for logs and `/healthz`: `sqlite` or `postgres`.
     fn engine(&self) -> &'static str;
 

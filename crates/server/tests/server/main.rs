@@ -8,4 +8,5 @@ mod citizen;
 mod errors;
 mod federation;
 mod guide;
+mod itinerary;
 mod officials;

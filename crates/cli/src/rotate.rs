@@ -37,7 +37,9 @@ pub struct RotateArgs {
 
 pub fn run(a: RotateArgs) -> Result<ExitCode> {
     let rng = SystemRandom::new();
+    // Whole seconds: the printed plan and the key files agree exactly.
     let now = instant_or_now(None)?;
+    let now = now.replace_nanosecond(0).unwrap_or(now);
     let switch = match &a.switch_at {
         Some(t) => parse_instant(t)?,
         None => now + Duration::days(7),

@@ -42,6 +42,26 @@ fn trust_import_pins_and_refuses_rollback_channels_and_rotation() {
         dir.join(out).to_str().unwrap().to_owned()
     };
     let (five, six) = (list("5", "five.json"), list("6", "six.json"));
+    // A list past its next update: the verifier warns (and still verifies).
+    let old = dir.join("old.json");
+    let o = healthcode(&[
+        "keys",
+        "trust-list",
+        "--publisher-key",
+        publisher["private_key_file"].as_str().unwrap(),
+        "--out",
+        old.to_str().unwrap(),
+        "--at",
+        "2020-01-01T00:00:00Z",
+        "--next-update",
+        "1d",
+        issuer["public_key_file"].as_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = healthcode(&["verify", "--trust", old.to_str().unwrap(), "HCP1:X"]);
+    assert!(stderr(&o).contains("is stale"), "{}", stderr(&o));
+    let o = healthcode(&["verify", "--trust", &six, "HCP1:X"]);
+    assert!(!stderr(&o).contains("is stale"), "{}", stderr(&o));
 
     let o = healthcode(&[
         "trust",

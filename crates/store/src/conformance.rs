@@ -61,6 +61,8 @@ macro_rules! conformance_tests {
             audit_about,
             concurrent_audit_appends,
             timestamps_out_of_range,
+            channels_lifecycle,
+            trust_imports_refuse_rollback,
         ]);
     };
     (@each $backend:expr, $fresh:path, [$($test:ident),* $(,)?]) => {
@@ -74,6 +76,9 @@ macro_rules! conformance_tests {
         )*
     };
 }
+
+mod federation;
+pub use federation::*;
 
 // ----------------------------------------------------------------------------
 // Fixtures

@@ -6,5 +6,7 @@ mod support;
 
 mod citizen;
 mod errors;
+mod federation;
+mod guide;
 mod itinerary;
 mod officials;

@@ -5,7 +5,9 @@
 //! never a backtrace.
 
 mod args;
+mod audit;
 mod bench;
+mod db;
 mod demo;
 mod demo_itinerary;
 mod demo_server;
@@ -58,6 +60,9 @@ enum Command {
     /// Carrier accounts for the stay-upload API / 运营商接口账户
     #[command(subcommand)]
     Carrier(import::CarrierCommand),
+    /// Check the hash-chained audit log / 校验审计哈希链
+    #[command(subcommand)]
+    Audit(audit::AuditCommand),
 }
 
 fn main() -> ExitCode {
@@ -88,6 +93,7 @@ fn main() -> ExitCode {
         Command::Rules(cmd) => return rules::run(cmd),
         Command::Import(cmd) => import::run(cmd),
         Command::Carrier(cmd) => import::run_carrier(cmd),
+        Command::Audit(cmd) => audit::run(cmd),
     };
     match result {
         Ok(code) => code,

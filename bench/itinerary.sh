@@ -20,6 +20,7 @@ PGPORT=15499
 PGURL="postgres://postgres@127.0.0.1:$PGPORT/itin"
 pgbin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | tail -1)
 export HEALTHCODE_PHONE_HASH_SECRET=$SECRET
+TIMEFORMAT='wall %R s, user %U s, sys %S s (this process; the database server not included)'
 mkdir -p "$W"
 chmod 755 "$W"
 
@@ -31,7 +32,8 @@ gen)
     ls -la "$W/stays-$2.csv" ;;
 import-sqlite)
     rm -rf "$W/sqlite"; mkdir -p "$W/sqlite"
-    "$BIN" import carrier-records "$W/stays-$2.csv" --database "sqlite://$W/sqlite/healthcode.db" | head -3
+    uptime
+    time "$BIN" import carrier-records "$W/stays-$2.csv" --database "sqlite://$W/sqlite/healthcode.db"
     du -sh "$W/sqlite" ;;
 pg-start)
     mkdir -p "$W/pg" && chown postgres "$W/pg"
@@ -40,7 +42,8 @@ pg-start)
     for _ in $(seq 50); do runuser -u postgres -- "$pgbin/pg_isready" -h 127.0.0.1 -p $PGPORT >/dev/null && break; sleep 0.2; done ;;
 import-pg)
     psql_ -c "DROP DATABASE IF EXISTS itin" -c "CREATE DATABASE itin"
-    "$BIN" import carrier-records "$W/stays-$2.csv" --database "$PGURL" | head -3
+    uptime
+    time "$BIN" import carrier-records "$W/stays-$2.csv" --database "$PGURL"
     psql_ -d itin -t -c "SELECT pg_size_pretty(pg_total_relation_size('carrier_stays'))" ;;
 fill-pg)
     # Filler rows straight from SQL: random 32-byte keys (sha256 of a
@@ -56,7 +59,7 @@ SELECT sha256(int8send(i / 10)),
               '220200','230100','320100','320500','330100','330200','340100','350100','350200','360100'])[1 + (i % 20)],
        f, f + 3600000000000 * (1 + i % 30)
 FROM (SELECT i, (extract(epoch FROM now())::bigint - 20 * 86400 + (i % 10) * 43200 + (i * 7919) % 40000) * 1000000000 AS f
-      FROM generate_series(1, :total - :before) AS i) g;
+      FROM generate_series(1::bigint, (:total - :before)::bigint) AS i) g;
 ALTER TABLE carrier_stays ADD CONSTRAINT carrier_stays_pkey PRIMARY KEY (phone_hash, city_code, first_seen);
 VACUUM ANALYZE carrier_stays;
 SELECT count(*) AS rows, pg_size_pretty(pg_total_relation_size('carrier_stays')) AS size FROM carrier_stays;
@@ -64,10 +67,13 @@ SQL
     ;;
 card)
     engine=$2; secs=${3:-15}
-    dir="$W/demo-$engine"; rm -rf "$dir"; mkdir -p "$dir"
-    echo -n "$SECRET" > "$dir/phone-hash-secret"
+    # The demo keeps its DEMO keys and phone-hash secret in ./demo-data
+    # (given the bench's secret, so the imported records match).
+    dir="$W/demo-$engine"; rm -rf "$dir"; mkdir -p "$dir/demo-data"
+    echo -n "$SECRET" > "$dir/demo-data/phone-hash-secret"
     if [[ $engine == pg ]]; then db=(--database "$PGURL"); else db=(--database "sqlite://$W/sqlite/healthcode.db"); fi
-    "$BIN" demo --listen 127.0.0.1:18199 --data "$dir" "${db[@]}" > "$dir/log" 2>&1 &
+    bin=$(realpath "$BIN")
+    (cd "$dir" && exec "$bin" demo --listen 127.0.0.1:18199 "${db[@]}") > "$dir/log" 2>&1 &
     pid=$!
     trap 'kill $pid 2>/dev/null || true' EXIT
     for _ in $(seq 100); do curl -sf http://127.0.0.1:18199/healthz >/dev/null && break; sleep 0.2; done
@@ -84,8 +90,10 @@ wrk.body = '{"phone":"$phone","consent":true}'
 wrk.headers["Content-Type"] = "application/json"
 wrk.headers["Authorization"] = "Bearer $token"
 LUA
-    echo "== card, $engine: POST /api/v1/itinerary, 4 connections, 2 wrk threads, ${secs}s"
-    wrk -t2 -c4 -d"${secs}s" --latency -s "$dir/post.lua" $base/api/v1/itinerary
+    conns=${CONNS:-4}; threads=$(( conns < 2 ? 1 : 2 ))
+    echo "== card, $engine: POST /api/v1/itinerary, $conns connections, $threads wrk threads, ${secs}s"
+    uptime
+    wrk -t$threads -c$conns -d"${secs}s" --latency -s "$dir/post.lua" $base/api/v1/itinerary
     kill $pid; wait $pid 2>/dev/null || true ;;
 pg-stop)
     runuser -u postgres -- "$pgbin/pg_ctl" -D "$W/pg" -m fast stop >/dev/null || true ;;

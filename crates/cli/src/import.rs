@@ -408,16 +408,21 @@ impl Rejected {
 
     fn print(&self) {
         for s in &self.shown {
-            println!("  {s}");
+            say(&format!("  {s}"));
         }
         if self.count > self.shown.len() as u64 {
-            println!(
-                "  … and {} more rejected lines / 另有 {} 行被拒绝",
-                self.count - self.shown.len() as u64,
-                self.count - self.shown.len() as u64
-            );
+            let more = self.count - self.shown.len() as u64;
+            say(&format!(
+                "  … and {more} more rejected lines / 另有 {more} 行被拒绝"
+            ));
         }
     }
+}
+
+/// A line on stdout; a closed pipe (`| head`) is not an error.
+fn say(line: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stdout().lock(), "{line}");
 }
 
 async fn import_stays<S: Store>(
@@ -485,11 +490,11 @@ async fn import_stays<S: Store>(
     }
     let (rejected, read) = parsed?;
     let secs = started.elapsed().as_secs_f64();
-    println!(
+    say(&format!(
         "carrier records 运营商记录: {read} read 读取, {imported} imported 导入, {present} already present 已存在, {} rejected 拒绝 ({secs:.1} s, {:.0} records/s)",
         rejected.count,
         read as f64 / secs.max(1e-9)
-    );
+    ));
     rejected.print();
     Ok(if rejected.count == 0 {
         ExitCode::SUCCESS
@@ -548,10 +553,10 @@ async fn import_areas<S: Store>(store: &S, source: Source) -> Result<ExitCode> {
             Err(e) => return Err(e.into()),
         }
     }
-    println!(
+    say(&format!(
         "risk areas 风险地区: {imported} imported 导入, {present} already present 已存在, {} rejected 拒绝",
         rejected.count
-    );
+    ));
     rejected.print();
     Ok(if rejected.count == 0 {
         ExitCode::SUCCESS

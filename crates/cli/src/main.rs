@@ -54,15 +54,15 @@ enum Command {
     /// Evaluate and validate colour rules (CertLogic) / 颜色规则
     #[command(subcommand)]
     Rules(rules::RulesCommand),
+    /// Check the hash-chained audit log / 校验审计哈希链
+    #[command(subcommand)]
+    Audit(audit::AuditCommand),
     /// Import carriers' stay records or risk areas (CSV or NDJSON) / 导入运营商停留记录或中高风险地区
     #[command(subcommand)]
     Import(import::ImportCommand),
     /// Carrier accounts for the stay-upload API / 运营商接口账户
     #[command(subcommand)]
     Carrier(import::CarrierCommand),
-    /// Check the hash-chained audit log / 校验审计哈希链
-    #[command(subcommand)]
-    Audit(audit::AuditCommand),
 }
 
 fn main() -> ExitCode {
@@ -91,9 +91,9 @@ fn main() -> ExitCode {
         Command::Keys(cmd) => keys::run(cmd),
         Command::Bench(a) => bench::run(a),
         Command::Rules(cmd) => return rules::run(cmd),
+        Command::Audit(cmd) => audit::run(cmd),
         Command::Import(cmd) => import::run(cmd),
         Command::Carrier(cmd) => import::run_carrier(cmd),
-        Command::Audit(cmd) => audit::run(cmd),
     };
     match result {
         Ok(code) => code,

@@ -13,6 +13,7 @@ pub mod identity;
 pub mod mask;
 pub mod rules;
 pub mod status;
+pub mod tracing;
 pub mod view;
 
 pub use audit::{AuditEntry, AuditLog, AuditRecord, ChainBreak, ChainVerifier, Digest};

@@ -8,6 +8,7 @@ mod args;
 mod bench;
 mod demo;
 mod demo_server;
+mod demo_venues;
 mod issue;
 mod keys;
 mod rules;

@@ -154,6 +154,9 @@ async fn serve_with<S: Store>(
             store.engine()
         );
     }
+    if demo {
+        crate::demo_venues::seed_venues(&state, addr).await?;
+    }
     healthcode_server::serve(listener, state, shutdown_signal()).await?;
     tracing::info!("stopped");
     Ok(ExitCode::SUCCESS)

@@ -336,6 +336,10 @@ pub struct Companion {
     pub cumulative_seconds: i64,
 }
 
+/// A phone's intervals in a cell: within the window, and within the
+/// look-back period.
+type InWindowAndLookback = (Vec<Interval>, Vec<Interval>);
+
 /// Merges intervals into disjoint ones, in order.
 fn merge(mut intervals: Vec<Interval>) -> Vec<Interval> {
     intervals.sort();
@@ -408,7 +412,7 @@ pub fn companions(
         .map(|(cell, (w, l, city))| (cell, (merge(w), total(&merge(l)), city)))
         .collect();
     // Each other phone's time in the case's cells.
-    let mut theirs: BTreeMap<(&str, &str), (Vec<Interval>, Vec<Interval>)> = BTreeMap::new();
+    let mut theirs: BTreeMap<(&str, &str), InWindowAndLookback> = BTreeMap::new();
     for s in others {
         if s.phone == case_phone {
             continue;

@@ -71,6 +71,9 @@ mod t {
         VALUE => "体温（℃）或结果", "Temperature (℃) or result";
         RECORDED => "已登记并写入审计链。", "Recorded, and appended to the audit chain.";
         NOT_FOUND => "页面不存在。", "Page not found.";
+        VENUES => "场所码", "Venue codes";
+        TRACE => "密接追踪", "Contact tracing";
+        VENUE_OPERATORS => "场所管理（场所码）", "Venues (venue codes)";
     }
 }
 
@@ -120,9 +123,9 @@ pub fn routes<S: Store>() -> Router<AppState<S>> {
         )
 }
 
-type Params = Query<HashMap<String, String>>;
+pub(crate) type Params = Query<HashMap<String, String>>;
 
-fn lang_of(q: &Params, headers: &HeaderMap) -> Lang {
+pub(crate) fn lang_of(q: &Params, headers: &HeaderMap) -> Lang {
     Lang::negotiate(q.get("lang").map(String::as_str), headers)
 }
 
@@ -134,7 +137,7 @@ pub fn esc(s: &str) -> String {
         .replace('\'', "&#39;")
 }
 
-fn page<S: Store>(
+pub(crate) fn page<S: Store>(
     state: &AppState<S>,
     lang: Lang,
     path: &str,
@@ -172,7 +175,7 @@ fn urlencode(s: &str) -> String {
         .collect()
 }
 
-fn error_box(lang: Lang, e: &ApiError) -> String {
+pub(crate) fn error_box(lang: Lang, e: &ApiError) -> String {
     format!(
         "<p class=\"error\" role=\"alert\">{}</p>",
         esc(e.message.get(lang))
@@ -180,7 +183,7 @@ fn error_box(lang: Lang, e: &ApiError) -> String {
 }
 
 /// Renders an error as a page, with the API error's status.
-fn error_page<S: Store>(state: &AppState<S>, lang: Lang, e: &ApiError) -> Response {
+pub(crate) fn error_page<S: Store>(state: &AppState<S>, lang: Lang, e: &ApiError) -> Response {
     let body = format!(
         "{}<p><a href=\"/\">{}</a></p>",
         error_box(lang, e),
@@ -226,11 +229,12 @@ async fn home<S: Store>(
     };
     let body = format!(
         r#"<h1>{name}</h1><p>{tagline}</p><a class="button" href="/code">{my}</a>
-<a class="button secondary" href="/official">{off}</a>{outbox}<a class="button secondary" href="/docs/">{api}</a>"#,
+<a class="button secondary" href="/official">{off}</a><a class="button secondary" href="/venue">{venue}</a>{outbox}<a class="button secondary" href="/docs/">{api}</a>"#,
         name = esc(state.settings.code_name.get(lang)),
         tagline = t::TAGLINE.get(lang),
         my = t::MY_CODE.get(lang),
         off = t::OFFICIALS.get(lang),
+        venue = t::VENUE_OPERATORS.get(lang),
         api = t::API_DOCS.get(lang),
     );
     page(&state, lang, "/", state.settings.code_name.get(lang), &body)
@@ -266,7 +270,7 @@ async fn apply_phone<S: Store>(
 
 /// A posted form's fields. A body that is not a form is answered with an
 /// error page in the visitor's language.
-pub struct PageForm(HashMap<String, String>);
+pub struct PageForm(pub(crate) HashMap<String, String>);
 
 impl<S: Store> axum::extract::FromRequest<AppState<S>> for PageForm {
     type Rejection = Response;
@@ -302,7 +306,7 @@ fn bad_form(e: &FormRejection) -> ApiError {
     )
 }
 
-fn field<'a>(f: &'a HashMap<String, String>, name: &str) -> &'a str {
+pub(crate) fn field<'a>(f: &'a HashMap<String, String>, name: &str) -> &'a str {
     f.get(name).map(String::as_str).unwrap_or("")
 }
 
@@ -565,7 +569,7 @@ async fn apply_details_post<S: Store>(
 }
 
 /// The part of the code page that is fetched again before the code expires.
-async fn code_html<S: Store>(
+pub(crate) async fn code_html<S: Store>(
     state: &AppState<S>,
     lang: Lang,
     headers: &HeaderMap,
@@ -827,7 +831,10 @@ async fn official_view<S: Store>(
 ) -> Result<String, ApiError> {
     let mut body = format!(
         r#"<h1>{title}</h1><p class="note">{username}</p>{notice}<div class="card"><form method="get" action="/official">
-<label for="identity">{find_l}</label><input id="identity" name="identity" type="text" required><button type="submit">{find_l}</button></form></div>"#,
+<label for="identity">{find_l}</label><input id="identity" name="identity" type="text" required><button type="submit">{find_l}</button></form></div>
+<p><a class="button secondary" href="/official/venues">{venues_l}</a><a class="button secondary" href="/official/trace">{trace_l}</a></p>"#,
+        venues_l = t::VENUES.get(lang),
+        trace_l = t::TRACE.get(lang),
         title = t::OFFICIALS.get(lang),
         username = esc(username),
         find_l = t::FIND.get(lang),

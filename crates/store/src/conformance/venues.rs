@@ -24,10 +24,10 @@ pub fn venue(n: u8, mode: VenueMode) -> VenueRecord {
         address: format!("西安市雁塔区演示路 {n} 号"),
         region_code: "610113".to_owned(),
         category: "mall".to_owned(),
-        cell: (n % 2 == 1).then(|| format!("g800:4281:{n}")),
+        cell: (n & 1 == 1).then(|| format!("g800:4281:{n}")),
         mode,
         operator_token_hash: [n; 32],
-        demo: n % 2 == 0,
+        demo: n & 1 == 0,
         registered_by: "official:zhang".to_owned(),
         created_at: t0() + Duration::minutes(i64::from(n)),
         hour_keys: (mode == VenueMode::Sealed).then(|| HourKeys {

@@ -16,6 +16,7 @@ use utoipa::{OpenApi, ToSchema};
 use crate::auth::{session_cookie, Citizen, ClientIp, Official};
 use crate::error::{ApiError, ApiJson, ApiQuery, ErrorBody};
 use crate::i18n::Text;
+use crate::itinerary::api::MergeItinerary;
 use crate::service::{ApplicationInput, DeclarationInput, FactInput, LiveCode, OtpSent};
 use crate::state::AppState;
 
@@ -85,7 +86,8 @@ pub fn routes<S: Store>() -> Router<AppState<S>> {
         OutboxView,
         Health,
         Text
-    ))
+    )),
+    modifiers(&MergeItinerary)
 )]
 pub struct ApiDoc;
 

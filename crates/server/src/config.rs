@@ -71,6 +71,8 @@ pub struct Settings {
     pub phone_hash_secret: Secret,
     /// A demonstration deployment: DEMO marks everywhere, outbox page shown.
     pub demo: bool,
+    /// The itinerary card (`[itinerary]`: window_days, lag_hours, card_ttl_seconds, rule_set).
+    pub itinerary: crate::itinerary::ItinerarySettings,
 }
 
 impl Default for Settings {
@@ -89,6 +91,7 @@ impl Default for Settings {
             official_session_hours: 12,
             phone_hash_secret: Secret::default(),
             demo: false,
+            itinerary: crate::itinerary::ItinerarySettings::default(),
         }
     }
 }

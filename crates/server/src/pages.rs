@@ -164,7 +164,7 @@ pub(crate) fn page<S: Store>(
     ))
 }
 
-fn urlencode(s: &str) -> String {
+pub(crate) fn urlencode(s: &str) -> String {
     s.bytes()
         .map(|b| match b {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => {
@@ -640,7 +640,7 @@ fn kind_label(kind: &str, lang: Lang) -> &'static str {
     }
 }
 
-fn css_colour(colour: &str) -> &'static str {
+pub(crate) fn css_colour(colour: &str) -> &'static str {
     match colour {
         "green" => "#1a9641",
         "yellow" => "#d4a600",
@@ -778,7 +778,7 @@ async fn sign_out<S: Store>(State(state): State<AppState<S>>, headers: HeaderMap
         .into_response()
 }
 
-fn sign_in_form(lang: Lang, error: Option<&ApiError>) -> String {
+pub(crate) fn sign_in_form(lang: Lang, error: Option<&ApiError>) -> String {
     format!(
         r#"<h1>{title}</h1><div class="card">{err}<form method="post" action="/official/sign-in">
 <label for="username">{user_l}</label><input id="username" name="username" type="text" autocomplete="username" required>

@@ -353,6 +353,33 @@ impl VenueStore for PgStore {
         .await
     }
 
+    async fn cell_stays(
+        &self,
+        cells: &[String],
+        from: OffsetDateTime,
+        until: OffsetDateTime,
+    ) -> Result<Vec<healthcode_store::itinerary::CarrierStay>> {
+        let (from, until) = (instant(from)?, instant(until)?);
+        retrying(|| async {
+            let rows = sqlx::query(
+                "SELECT phone_hash, city_code, first_seen, last_seen, cell, carrier FROM carrier_stays \
+                 WHERE cell = ANY($1::text[]) AND first_seen <= $2 AND last_seen >= $3 \
+                 ORDER BY first_seen, phone_hash",
+            )
+            .bind(cells)
+            .bind(until)
+            .bind(from)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(sql("carrier stay"))?;
+            Ok(rows
+                .iter()
+                .map(|r| healthcode_store::itinerary::stay_from(&Cols(r)))
+                .collect::<Result<Vec<_>>>()?)
+        })
+        .await
+    }
+
     async fn insert_sealed(&self, s: &SealedCheckIn) -> Result<()> {
         retrying(|| async {
             sqlx::query(

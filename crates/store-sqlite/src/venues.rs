@@ -320,6 +320,38 @@ impl VenueStore for SqliteStore {
         rows.iter().map(checkin_row).collect()
     }
 
+    async fn cell_stays(
+        &self,
+        cells: &[String],
+        from: OffsetDateTime,
+        until: OffsetDateTime,
+    ) -> Result<Vec<healthcode_store::itinerary::CarrierStay>> {
+        let (from, until) = (instant(from)?, instant(until)?);
+        let mut out = Vec::new();
+        for chunk in cells.chunks(ROWS_PER_STATEMENT) {
+            let marks = vec!["?"; chunk.len()].join(",");
+            let sql = format!(
+                "SELECT phone_hash, city_code, first_seen, last_seen, cell, carrier FROM carrier_stays \
+                 WHERE cell IN ({marks}) AND first_seen <= ? AND last_seen >= ?"
+            );
+            let mut q = sqlx::query(&sql);
+            for c in chunk {
+                q = q.bind(c.as_str());
+            }
+            let rows = q
+                .bind(until)
+                .bind(from)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(|e| error(e, "carrier stay"))?;
+            for row in &rows {
+                out.push(healthcode_store::itinerary::stay_from(&Cols(row))?);
+            }
+        }
+        out.sort_by_key(|s| s.first_seen);
+        Ok(out)
+    }
+
     async fn insert_sealed(&self, s: &SealedCheckIn) -> Result<()> {
         sqlx::query(
             "INSERT INTO sealed_checkins (venue_id, hour, ephemeral, ciphertext) VALUES (?, ?, ?, ?)",

@@ -70,6 +70,7 @@ macro_rules! conformance_tests {
             checkins_once,
             sealed_checkins,
             checkin_retention_and_erasure,
+            cell_stays,
         ]);
     };
     (@each $backend:expr, $fresh:path, [$($test:ident),* $(,)?]) => {

@@ -264,6 +264,16 @@ pub trait VenueStore: Clone + Send + Sync + 'static {
         to: OffsetDateTime,
     ) -> impl Future<Output = Result<Vec<CheckIn>>> + Send;
 
+    /// Carrier stays (the itinerary's `carrier_stays`) in any of `cells`
+    /// that overlap `[from, until]`, by first seen: the input of
+    /// spatiotemporal companions.
+    fn cell_stays(
+        &self,
+        cells: &[String],
+        from: OffsetDateTime,
+        until: OffsetDateTime,
+    ) -> impl Future<Output = Result<Vec<crate::itinerary::CarrierStay>>> + Send;
+
     fn insert_sealed(&self, sealed: &SealedCheckIn) -> impl Future<Output = Result<()>> + Send;
     /// Sealed check-ins of a venue's hour slot.
     fn sealed_checkins(

@@ -6,7 +6,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use healthcode_core::mask::{mask_id, mask_name};
-use healthcode_core::tracing::{Subject, VenueCandidate, Visit, Window};
+use std::collections::HashMap;
+
+use healthcode_core::tracing::{Implausibility, Subject, VenueCandidate, Visit, Window};
 use healthcode_store::venues::{VenueId, VenueRecord};
 use healthcode_store::{PersonId, PersonRecord, Store};
 use serde::{Deserialize, Serialize};
@@ -14,8 +16,8 @@ use time::{Duration, OffsetDateTime};
 use utoipa::{OpenApi, ToSchema};
 
 use super::logic::{
-    health_official, Batch, BatchItem, BatchResult, Designation, ItemError, Registrar, VenueInput,
-    OPERATOR_PREFIX,
+    health_official, Batch, BatchItem, BatchResult, CompanionCandidate, Designation, ItemError,
+    Registrar, VenueInput, OPERATOR_PREFIX,
 };
 use super::{base_url, poster, rfc3339};
 use crate::auth::{self, Citizen, ClientIp, Official};
@@ -75,6 +77,7 @@ pub fn routes<S: Store>() -> Router<AppState<S>> {
         TraceRequest,
         TraceView,
         CandidateView,
+        CompanionView,
         OverlapView,
         DesignationRequest,
         Designation
@@ -587,6 +590,25 @@ pub struct CandidateView {
     pub document: String,
     pub together_seconds: i64,
     pub overlaps: Vec<OverlapView>,
+    /// Set when the carrier saw this phone in another city (this GB/T 2260
+    /// code) at check-in: a check-in that may be a scanned photo.
+    pub implausible_city: Option<String>,
+}
+
+/// A spatiotemporal companion (时空伴随) from carrier stays.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CompanionView {
+    /// The person with this phone here, if any (masked below).
+    pub person: Option<String>,
+    pub name: String,
+    pub document: String,
+    pub cell: String,
+    pub city_code: String,
+    pub together_from: String,
+    pub together_to: String,
+    pub together_seconds: i64,
+    pub case_cumulative_seconds: i64,
+    pub cumulative_seconds: i64,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -598,6 +620,8 @@ pub struct TraceView {
     pub case_visits: usize,
     /// Candidates only: nobody's colour changes until an official confirms.
     pub candidates: Vec<CandidateView>,
+    /// Spatiotemporal companions from the carriers' location cells.
+    pub companions: Vec<CompanionView>,
     #[schema(value_type = Object)]
     pub params: serde_json::Value,
 }
@@ -631,9 +655,41 @@ pub(crate) async fn resolve_case<S: Store>(
     Ok((case, window))
 }
 
+pub(crate) async fn companion_views<S: Store>(
+    state: &AppState<S>,
+    found: &[CompanionCandidate],
+) -> Result<Vec<CompanionView>, ApiError> {
+    let mut out = Vec::with_capacity(found.len());
+    for f in found {
+        let person = match f.person.as_deref().and_then(PersonId::parse) {
+            Some(id) => state.store.person(&id).await?,
+            None => None,
+        };
+        let c = &f.companion;
+        out.push(CompanionView {
+            person: f.person.clone(),
+            name: person
+                .as_ref()
+                .map_or("—".into(), |p| mask_name(&p.full_name)),
+            document: person
+                .as_ref()
+                .map_or("—".into(), |p| mask_id(p.identity.number())),
+            cell: c.cell.clone(),
+            city_code: c.city_code.clone(),
+            together_from: rfc3339(c.together.start),
+            together_to: rfc3339(c.together.end),
+            together_seconds: c.together_seconds,
+            case_cumulative_seconds: c.case_cumulative_seconds,
+            cumulative_seconds: c.cumulative_seconds,
+        });
+    }
+    Ok(out)
+}
+
 pub(crate) async fn candidate_views<S: Store>(
     state: &AppState<S>,
     candidates: &[VenueCandidate],
+    implausible: &HashMap<Subject, Implausibility>,
 ) -> Result<Vec<CandidateView>, ApiError> {
     let mut names = std::collections::HashMap::new();
     let mut out = Vec::with_capacity(candidates.len());
@@ -680,6 +736,9 @@ pub(crate) async fn candidate_views<S: Store>(
             document,
             together_seconds: c.together_seconds,
             overlaps,
+            implausible_city: implausible
+                .get(&c.subject)
+                .map(|i| i.seen_in.city_code.clone()),
         });
     }
     Ok(out)
@@ -723,7 +782,8 @@ async fn candidates<S: Store>(
         from: rfc3339(window.from),
         to: rfc3339(window.to),
         case_visits: report.case_visits.len(),
-        candidates: candidate_views(&state, &report.candidates).await?,
+        candidates: candidate_views(&state, &report.candidates, &report.implausible).await?,
+        companions: companion_views(&state, &report.companions).await?,
         params: serde_json::to_value(&report.params).map_err(ApiError::internal)?,
     }))
 }
@@ -742,6 +802,9 @@ pub struct DesignationRequest {
     pub person: String,
     #[serde(default)]
     pub dependent: u16,
+    /// `venue` (default) or `companion` (a spatiotemporal companion).
+    #[serde(default)]
+    pub kind: Option<String>,
 }
 
 #[utoipa::path(post, path = "/api/v1/tracing/designations", request_body = DesignationRequest,
@@ -758,8 +821,24 @@ async fn designate<S: Store>(
         person: req.person.trim().to_owned(),
         dependent: req.dependent,
     };
-    let d = state
-        .designate(&official.account, &case, window, &subject, &[])
-        .await?;
+    let d = match req.kind.as_deref() {
+        None | Some("venue") => {
+            state
+                .designate(&official.account, &case, window, &subject, &[])
+                .await?
+        }
+        Some("companion") => {
+            state
+                .designate_companion(&official.account, &case, window, &subject.person)
+                .await?
+        }
+        Some(_) => {
+            return Err(ApiError::invalid(
+                "kind",
+                "kind 须为 venue 或 companion。",
+                "kind must be venue or companion.",
+            ))
+        }
+    };
     Ok((StatusCode::CREATED, Json(d)))
 }

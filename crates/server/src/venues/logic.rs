@@ -11,14 +11,15 @@ use healthcode_codec::sealed::{self, hour_of, Key32};
 use healthcode_codec::PublicKey;
 use healthcode_core::mask::{mask_id, mask_name};
 use healthcode_core::tracing::{
-    is_region_code, venue_contacts, TracingParams, VenueCandidate, Visit, Window,
+    companions, is_region_code, venue_contacts, venue_implausibility, CellStay, Companion,
+    Implausibility, Subject, TracingParams, VenueCandidate, Visit, Window,
 };
 use healthcode_core::{AuditRecord, Identity, ResidentId};
 use healthcode_store::venues::{
     CheckIn, Dependent, HourKeys, HourReveal, SealedCheckIn, VenueId, VenueMode, VenueRecord,
     MAX_STAY,
 };
-use healthcode_store::{OfficialAccount, PersonId, PersonRecord, Role, Store};
+use healthcode_store::{OfficialAccount, PersonId, PersonRecord, PhoneHash, Role, Store};
 use ring::rand::SecureRandom;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
@@ -973,11 +974,97 @@ impl<S: Store> AppState<S> {
             .cloned()
             .collect();
         let candidates = venue_contacts(&case_key, &case_visits, &visits, window, &params);
+        let companions = self.companions_of(case, window, &params).await?;
+        let implausible = self.implausible_checkins(&candidates).await?;
         Ok(TraceReport {
             case_visits,
             candidates,
+            companions,
+            implausible,
             params,
         })
+    }
+
+    /// Spatiotemporal companions of the case's phone from the carriers'
+    /// stays, each with the person holding that phone here, if any.
+    async fn companions_of(
+        &self,
+        case: &PersonRecord,
+        window: Window,
+        params: &TracingParams,
+    ) -> Result<Vec<CompanionCandidate>, ApiError> {
+        let from = (window.to - params.lookback()).min(window.from);
+        let case_stays = self
+            .store
+            .carrier_stays(&case.phone, from, window.to)
+            .await?;
+        let mut cells: Vec<String> = case_stays.iter().filter_map(|s| s.cell.clone()).collect();
+        cells.sort();
+        cells.dedup();
+        if cells.is_empty() {
+            return Ok(Vec::new());
+        }
+        let others = self.store.cell_stays(&cells, from, window.to).await?;
+        let found = companions(
+            &case_stays.iter().map(cell_stay).collect::<Vec<_>>(),
+            &others.iter().map(cell_stay).collect::<Vec<_>>(),
+            window,
+            params,
+        );
+        let mut out = Vec::with_capacity(found.len());
+        for companion in found {
+            let mut hash = [0u8; 32];
+            let person = match hex::decode_to_slice(&companion.phone, &mut hash) {
+                Ok(()) => self
+                    .store
+                    .person_by_phone(&self.settings.region_id, &PhoneHash(hash))
+                    .await?
+                    .map(|p| p.id.to_string()),
+                Err(_) => None,
+            };
+            out.push(CompanionCandidate { person, companion });
+        }
+        Ok(out)
+    }
+
+    /// Venue candidates whose check-in the carrier contradicts (their phone
+    /// was in another city when they checked in), by subject.
+    async fn implausible_checkins(
+        &self,
+        candidates: &[VenueCandidate],
+    ) -> Result<HashMap<Subject, Implausibility>, ApiError> {
+        let mut out = HashMap::new();
+        let mut regions: HashMap<String, Option<String>> = HashMap::new();
+        for c in candidates {
+            let Some(id) = PersonId::parse(&c.subject.person) else {
+                continue;
+            };
+            let Some(person) = self.store.person(&id).await? else {
+                continue;
+            };
+            for o in &c.overlaps {
+                let region = match regions.get(&o.venue) {
+                    Some(r) => r.clone(),
+                    None => {
+                        let r = match VenueId::parse(&o.venue) {
+                            Some(v) => self.store.venue(v).await?.map(|v| v.region_code),
+                            None => None,
+                        };
+                        regions.insert(o.venue.clone(), r.clone());
+                        r
+                    }
+                };
+                let Some(region) = region else { continue };
+                let at = o.stay.start;
+                let stays = self.store.carrier_stays(&person.phone, at, at).await?;
+                let stays: Vec<CellStay> = stays.iter().map(cell_stay).collect();
+                if let Some(why) = venue_implausibility(&region, at, &stays) {
+                    out.insert(c.subject.clone(), why);
+                    break;
+                }
+            }
+        }
+        Ok(out)
     }
 
     /// An official confirms one candidate: the close-contact event (with
@@ -993,6 +1080,7 @@ impl<S: Store> AppState<S> {
         sealed_visits: &[Visit],
     ) -> Result<Designation, ApiError> {
         let report = self.trace(official, case, window, sealed_visits).await?;
+        let implausible = report.implausible.get(subject).cloned();
         let candidate = report
             .candidates
             .into_iter()
@@ -1038,7 +1126,15 @@ impl<S: Store> AppState<S> {
             "subject": subject,
             "overlaps": candidate.overlaps,
             "together_seconds": candidate.together_seconds,
+            "implausible": implausible,
         });
+        let reference = match &implausible {
+            Some(i) => format!(
+                "{reference}; FLAGGED implausible: carrier saw the phone in {} at check-in",
+                i.seen_in.city_code
+            ),
+            None => reference,
+        };
         let event = if subject.dependent == 0 {
             Some(
                 self.record_fact(
@@ -1076,12 +1172,107 @@ impl<S: Store> AppState<S> {
     }
 }
 
+impl<S: Store> AppState<S> {
+    /// An official confirms a spatiotemporal companion (recomputed here):
+    /// the close-contact event with the cell and durations as evidence.
+    pub async fn designate_companion(
+        &self,
+        official: &OfficialAccount,
+        case: &PersonRecord,
+        window: Window,
+        person: &str,
+    ) -> Result<Designation, ApiError> {
+        let report = self.trace(official, case, window, &[]).await?;
+        let found = report
+            .companions
+            .into_iter()
+            .find(|c| c.person.as_deref() == Some(person))
+            .ok_or_else(|| {
+                ApiError::new(
+                    StatusCode::CONFLICT,
+                    "not_a_candidate",
+                    Text::new(
+                        "此人不是该病例在该时段的时空伴随候选。",
+                        "This person is not a spatiotemporal companion of the case in this window.",
+                    ),
+                )
+            })?;
+        let id = PersonId::parse(person)
+            .ok_or_else(|| ApiError::invalid("person", "人员编号无效。", "Invalid person id."))?;
+        let c = &found.companion;
+        let reference = format!(
+            "case {case_id}; spatiotemporal companion in cell {cell} ({city}) together {from}–{to}; \
+             in the cell over {days} days: case {case_h:.1} h, contact {their_h:.1} h",
+            case_id = case.id,
+            cell = c.cell,
+            city = c.city_code,
+            from = crate::venues::hm(c.together.start),
+            to = crate::venues::hm(c.together.end),
+            days = report.params.lookback_days,
+            case_h = c.case_cumulative_seconds as f64 / 3600.0,
+            their_h = c.cumulative_seconds as f64 / 3600.0,
+        );
+        let evidence = serde_json::json!({
+            "case": case.id.to_string(),
+            "window": window,
+            "companion": c,
+            "params": report.params,
+        });
+        let event = self
+            .record_fact(
+                official,
+                &id,
+                FactInput::CloseContact {
+                    case_reference: Some(reference.clone()),
+                },
+            )
+            .await?;
+        self.store
+            .append_audit(AuditRecord {
+                at: self.now(),
+                actor: format!("official:{}", official.username),
+                action: "tracing.designated".into(),
+                subject: id.to_string(),
+                details: evidence.to_string(),
+            })
+            .await?;
+        Ok(Designation {
+            person: id.to_string(),
+            dependent: 0,
+            event_id: Some(event.id().as_str().to_owned()),
+            case_reference: reference,
+            evidence,
+        })
+    }
+}
+
 /// What [`AppState::trace`] found.
 #[derive(Debug, Clone)]
 pub struct TraceReport {
     pub case_visits: Vec<Visit>,
     pub candidates: Vec<VenueCandidate>,
+    /// Spatiotemporal companions from carrier stays.
+    pub companions: Vec<CompanionCandidate>,
+    /// Venue candidates whose check-in the carrier records contradict.
+    pub implausible: HashMap<Subject, Implausibility>,
     pub params: TracingParams,
+}
+
+/// A spatiotemporal companion and the person with that phone here.
+#[derive(Debug, Clone)]
+pub struct CompanionCandidate {
+    pub person: Option<String>,
+    pub companion: Companion,
+}
+
+fn cell_stay(s: &healthcode_store::itinerary::CarrierStay) -> CellStay {
+    CellStay {
+        phone: s.phone.to_hex(),
+        city_code: s.city.as_str().to_owned(),
+        cell: s.cell.clone(),
+        first_seen: s.first_seen,
+        last_seen: s.last_seen,
+    }
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]

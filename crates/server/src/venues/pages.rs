@@ -18,7 +18,8 @@ use healthcode_store::{PersonRecord, Store};
 use time::{Duration, OffsetDateTime};
 
 use super::api::{
-    candidate_views, masked_checkins, operator_token, poster_response, resolve_case, sealed_visits,
+    candidate_views, companion_views, masked_checkins, operator_token, poster_response,
+    resolve_case, sealed_visits,
 };
 use super::logic::{Registered, Registrar, VenueInput};
 use super::{base_url, hm};
@@ -87,6 +88,10 @@ mod t {
         DESIGNATED => "已判定为密接，已写入事件与审计链。", "Designated a close contact; recorded as an event and in the audit chain.";
         DEPENDENT_NOTE => "（随行人员，无独立健康码：请通知其监护人）", "(a dependent without a code of their own: inform their guardian)";
         NO_CANDIDATES => "没有候选密接。", "No candidates.";
+        IMPLAUSIBLE => "存疑：扫码时运营商记录显示手机在其他城市", "Implausible: at check-in the carrier saw this phone in city";
+        COMPANIONS => "时空伴随候选（同一 800 米网格共同停留超过 10 分钟，且 14 天内累计超过 30 小时）", "Spatiotemporal companions (same 800 m cell together > 10 min, > 30 h in the cell over 14 days)";
+        CUMULATIVE => "网格内累计（病例 / 本人）", "In the cell (case / this person)";
+        NO_PERSON => "（此号码未申领健康码）", "(no health code for this phone)";
         SELF_SERVICE => "场所自助登记", "Register your venue";
     }
 }
@@ -1032,7 +1037,8 @@ async fn trace_results<S: Store>(
     let report = state
         .trace(&official.account, &case, window, &sealed)
         .await?;
-    let views = candidate_views(state, &report.candidates).await?;
+    let views = candidate_views(state, &report.candidates, &report.implausible).await?;
+    let companions = companion_views(state, &report.companions).await?;
     let mut rows = String::new();
     for c in &views {
         let mut overlaps = String::new();
@@ -1046,9 +1052,17 @@ async fn trace_results<S: Store>(
             );
         }
         let dep_note = if c.dependent > 0 {
-            t::DEPENDENT_NOTE.get(lang)
+            t::DEPENDENT_NOTE.get(lang).to_owned()
         } else {
-            ""
+            String::new()
+        };
+        let dep_note = match &c.implausible_city {
+            Some(city) => format!(
+                "{dep_note}<br><b class=\"error\">⚠ {} {}</b>",
+                t::IMPLAUSIBLE.get(lang),
+                esc(city)
+            ),
+            None => dep_note,
         };
         let _ = write!(
             rows,
@@ -1075,9 +1089,47 @@ async fn trace_results<S: Store>(
             t::NO_CANDIDATES.get(lang)
         );
     }
+    let mut companion_rows = String::new();
+    for c in &companions {
+        let confirm = match &c.person {
+            Some(person) => format!(
+                r#"<form method="post" action="/official/trace/confirm?lang={lc}">
+<input type="hidden" name="case" value="{case}"><input type="hidden" name="from" value="{from}"><input type="hidden" name="to" value="{to}">
+<input type="hidden" name="person" value="{person}"><input type="hidden" name="kind" value="companion">
+<button type="submit">{confirm}</button></form>"#,
+                lc = lang.code(),
+                case = esc(field(f, "case")),
+                from = esc(&super::rfc3339(window.from)),
+                to = esc(&super::rfc3339(window.to)),
+                person = esc(person),
+                confirm = t::CONFIRM.get(lang),
+            ),
+            None => t::NO_PERSON.get(lang).to_owned(),
+        };
+        let _ = write!(
+            companion_rows,
+            "<tr><td>{name} <span class=\"note\">{doc}</span></td><td>{cell} · {from}–{to}<br><span class=\"note\">{cum}: {case_h:.1} h / {their_h:.1} h</span></td><td>{confirm}</td></tr>",
+            name = esc(&c.name),
+            doc = esc(&c.document),
+            cell = esc(&c.cell),
+            from = esc(&short(&c.together_from)),
+            to = esc(&short(&c.together_to)),
+            cum = t::CUMULATIVE.get(lang),
+            case_h = c.case_cumulative_seconds as f64 / 3600.0,
+            their_h = c.cumulative_seconds as f64 / 3600.0,
+        );
+    }
+    if companion_rows.is_empty() {
+        companion_rows = format!(
+            "<tr><td colspan=\"3\">{}</td></tr>",
+            t::NO_CANDIDATES.get(lang)
+        );
+    }
     Ok(format!(
         r#"{notice}<section class="card"><h2>{cands}</h2><p class="note">{case_l}: {case_doc} · {from}–{to} · {visits_l}: {visits}</p>
-<table><tr><th>{name_l}</th><th>{together}</th><th></th></tr>{rows}</table></section>"#,
+<table><tr><th>{name_l}</th><th>{together}</th><th></th></tr>{rows}</table></section>
+<section class="card"><h2>{comp_l}</h2><table><tr><th>{name_l}</th><th>{together}</th><th></th></tr>{companion_rows}</table></section>"#,
+        comp_l = t::COMPANIONS.get(lang),
         notice = notice
             .map(|n| format!("<p class=\"ok\" role=\"status\">{}</p>", esc(&n)))
             .unwrap_or_default(),
@@ -1149,6 +1201,11 @@ async fn trace_confirm<S: Store>(
             person: field(&f, "person").trim().to_owned(),
             dependent,
         };
+        if field(&f, "kind") == "companion" {
+            return state
+                .designate_companion(&official.account, &case, window, &subject.person)
+                .await;
+        }
         let sealed = sealed_visits(&state, &official, &sealed_list(&f)).await?;
         state
             .designate(&official.account, &case, window, &subject, &sealed)

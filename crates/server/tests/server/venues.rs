@@ -423,3 +423,116 @@ fn base64_url(s: &str) -> String {
     use base64::Engine;
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s)
 }
+
+#[tokio::test]
+async fn carrier_records_give_companions_and_flag_implausible_check_ins() {
+    use healthcode_core::itinerary::CityCode;
+    use healthcode_server::security::Phone;
+    use healthcode_store::itinerary::{CarrierStay, ItineraryStore};
+
+    let s = TestServer::start().await;
+    let alice = s.official("alice").await;
+    let venue = register(&s, &alice, "演示超市 DEMO Market", "open").await;
+    let token = token_of(&venue);
+    let (pa, pb, pc) = ("13800138301", "13800138302", "13800138303");
+    let a = s.signed_in(pa).await;
+    s.apply(&a, "周一", &id_number("61011319850101031")).await;
+    let b = s.signed_in(pb).await;
+    let b_person = s.apply(&b, "吴二", &id_number("61011319850101041")).await;
+    let c = s.signed_in(pc).await;
+    let c_person = s.apply(&c, "郑三", &id_number("61011319850101051")).await;
+    for client in [&a, &b] {
+        let r = client
+            .post(s.url("/api/v1/checkins"))
+            .json(&json!({"venue_token": token}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 201);
+    }
+    let hash = |p: &str| TestServer::phone_hasher().hash(&Phone::parse(p).unwrap());
+    let stay = |p: &str, city: &str, cell: &str, from: i64, to: i64| CarrierStay {
+        phone: hash(p),
+        city: CityCode::parse(city).unwrap(),
+        first_seen: T0 + Duration::minutes(from),
+        last_seen: T0 + Duration::minutes(to),
+        cell: Some(cell.to_owned()),
+        carrier: None,
+    };
+    s.store
+        .insert_carrier_stays(&[
+            // The case lives in cell X: 41 hours there.
+            stay(pa, "610100", "X", -40 * 60, 60),
+            // C passes through X for 30 minutes: a companion.
+            stay(pc, "610100", "X", 0, 30),
+            // B's phone was in Shanghai when B "checked in" in Xi'an.
+            stay(pb, "310100", "S", -60, 180),
+        ])
+        .await
+        .unwrap();
+    s.clock.advance(Duration::hours(2));
+    let case = id_number("61011319850101031");
+    let trace: Value = alice
+        .post(s.url("/api/v1/tracing/candidates"))
+        .json(&json!({"case_identity_number": case}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let cands = trace["candidates"].as_array().unwrap();
+    assert_eq!(cands.len(), 1, "{trace}");
+    assert_eq!(cands[0]["person"], b_person["id"]);
+    assert_eq!(cands[0]["implausible_city"], "310100");
+    let comps = trace["companions"].as_array().unwrap();
+    assert_eq!(comps.len(), 1, "{trace}");
+    assert_eq!(comps[0]["person"], c_person["id"]);
+    assert_eq!(comps[0]["cell"], "X");
+    assert_eq!(comps[0]["together_seconds"], 1800);
+
+    // Confirming the companion: a close contact with the cell as evidence.
+    let r = alice
+        .post(s.url("/api/v1/tracing/designations"))
+        .json(&json!({"case_identity_number": case, "person": c_person["id"], "kind": "companion"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+    let d: Value = r.json().await.unwrap();
+    assert!(
+        d["case_reference"].as_str().unwrap().contains("cell X"),
+        "{d}"
+    );
+    let c_id = c_person["id"].as_str().unwrap();
+    assert_eq!(status(&s, &alice, c_id).await["colour"], "orange");
+    // The flagged venue designation says so in its evidence.
+    let d: Value = alice
+        .post(s.url("/api/v1/tracing/designations"))
+        .json(&json!({"case_identity_number": case, "person": b_person["id"]}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        d["case_reference"]
+            .as_str()
+            .unwrap()
+            .contains("FLAGGED implausible"),
+        "{d}"
+    );
+    assert_eq!(
+        d["evidence"]["implausible"]["seen_in"]["city_code"],
+        "310100"
+    );
+    // Nobody else is a companion.
+    let r = alice
+        .post(s.url("/api/v1/tracing/designations"))
+        .json(&json!({"case_identity_number": case, "person": b_person["id"], "kind": "companion"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 409);
+}

@@ -466,3 +466,42 @@ pub async fn checkin_retention_and_erasure<S: Store>(backend: &str, store: S) {
         .must(backend)
         .is_some());
 }
+
+/// Carrier stays are found by cell and time for spatiotemporal companions.
+pub async fn cell_stays<S: Store>(backend: &str, store: S) {
+    use crate::itinerary::CarrierStay;
+    use healthcode_core::itinerary::CityCode;
+    let stay = |phone: u8, cell: Option<&str>, from_h: i64, to_h: i64| CarrierStay {
+        phone: super::phone(phone),
+        city: CityCode::parse("610100").unwrap(),
+        first_seen: t0() + Duration::hours(from_h),
+        last_seen: t0() + Duration::hours(to_h),
+        cell: cell.map(str::to_owned),
+        carrier: None,
+    };
+    let stays = vec![
+        stay(1, Some("A"), 0, 5),
+        stay(2, Some("A"), 4, 8),
+        stay(3, Some("B"), 1, 2),
+        stay(4, None, 0, 10),
+        stay(5, Some("A"), 20, 30),
+        stay(6, Some("C"), 0, 3),
+    ];
+    store.insert_carrier_stays(&stays).await.must(backend);
+    let found = store
+        .cell_stays(
+            &["A".to_owned(), "B".to_owned()],
+            t0() + Duration::hours(1),
+            t0() + Duration::hours(10),
+        )
+        .await
+        .must(backend);
+    let phones: Vec<u8> = found.iter().map(|s| s.phone.0[0]).collect();
+    assert_eq!(phones, vec![1, 3, 2], "[{backend}] {found:?}");
+    assert_eq!(found[0].cell.as_deref(), Some("A"));
+    assert!(store
+        .cell_stays(&[], t0(), t0() + Duration::hours(1))
+        .await
+        .must(backend)
+        .is_empty());
+}

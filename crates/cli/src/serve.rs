@@ -111,6 +111,11 @@ async fn serve_with<S: Store>(
         .with_context(|| format!("cannot listen on {listen}"))?;
     let addr = listener.local_addr()?;
     tracing::info!(%addr, engine = store.engine(), "healthcode server listening");
+    // Demo venues print their URLs before the welcome, whose last line
+    // ("Ctrl-C …") tells readers the output is complete.
+    if demo {
+        crate::demo_venues::seed_venues(&state, addr).await?;
+    }
     if let Some(ready) = on_ready {
         ready(addr, store.engine());
     } else {
@@ -118,9 +123,6 @@ async fn serve_with<S: Store>(
             "healthcode listening on http://{addr}/ ({} database)",
             store.engine()
         );
-    }
-    if demo {
-        crate::demo_venues::seed_venues(&state, addr).await?;
     }
     healthcode_server::serve(listener, state, shutdown_signal()).await?;
     tracing::info!("stopped");

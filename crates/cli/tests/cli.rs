@@ -693,3 +693,6 @@ fn audit_verify_finds_an_edited_entry() {
         "{verdict}"
     );
 }
+
+#[path = "cli/federation.rs"]
+mod federation;

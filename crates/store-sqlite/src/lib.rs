@@ -17,6 +17,7 @@
 //! `migrations/` are embedded and run on connect.
 #![forbid(unsafe_code)]
 
+mod federation;
 mod itinerary;
 mod venues;
 

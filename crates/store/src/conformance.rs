@@ -71,6 +71,8 @@ macro_rules! conformance_tests {
             sealed_checkins,
             checkin_retention_and_erasure,
             cell_stays,
+            channels_lifecycle,
+            trust_imports_refuse_rollback,
         ]);
     };
     (@each $backend:expr, $fresh:path, [$($test:ident),* $(,)?]) => {
@@ -84,6 +86,9 @@ macro_rules! conformance_tests {
         )*
     };
 }
+
+mod federation;
+pub use federation::*;
 
 // ----------------------------------------------------------------------------
 // Fixtures

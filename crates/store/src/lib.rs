@@ -17,6 +17,7 @@
 pub mod columns;
 #[cfg(feature = "conformance")]
 pub mod conformance;
+pub mod federation;
 pub mod itinerary;
 #[cfg(feature = "conformance")]
 pub mod itinerary_conformance;
@@ -33,6 +34,7 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 use time::OffsetDateTime;
 
+pub use federation::{Channel, ChannelStore, ImportedTrustList, TrustImportStore};
 pub use venues::VenueStore;
 
 /// What can go wrong in storage. Backends map their errors onto these.
@@ -204,7 +206,16 @@ pub struct OutboxMessage {
 
 /// Persistence of the platform. Futures are `Send` so handlers can await
 /// them on a multi-threaded runtime.
-pub trait Store: Clone + Send + Sync + 'static + itinerary::ItineraryStore + VenueStore {
+pub trait Store:
+    Clone
+    + Send
+    + Sync
+    + 'static
+    + itinerary::ItineraryStore
+    + ChannelStore
+    + TrustImportStore
+    + VenueStore
+{
     /// Which engine, for logs and `/healthz`: `sqlite` or `postgres`.
     fn engine(&self) -> &'static str;
 

@@ -12,6 +12,7 @@ mod demo;
 mod demo_channels;
 mod demo_itinerary;
 mod demo_server;
+mod demo_venues;
 mod federation;
 mod import;
 mod issue;

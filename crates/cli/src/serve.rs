@@ -111,6 +111,11 @@ async fn serve_with<S: Store>(
         .with_context(|| format!("cannot listen on {listen}"))?;
     let addr = listener.local_addr()?;
     tracing::info!(%addr, engine = store.engine(), "healthcode server listening");
+    // Demo venues print their URLs before the welcome, whose last line
+    // ("Ctrl-C …") tells readers the output is complete.
+    if demo {
+        crate::demo_venues::seed_venues(&state, addr).await?;
+    }
     if let Some(ready) = on_ready {
         ready(addr, store.engine());
     } else {

@@ -20,6 +20,7 @@ pub mod keys;
 pub mod qr;
 pub mod report;
 pub mod sample;
+pub mod sealed;
 pub mod trust;
 pub mod verify;
 

@@ -15,6 +15,7 @@ pub mod mask;
 pub mod regions;
 pub mod rules;
 pub mod status;
+pub mod tracing;
 pub mod view;
 
 pub use audit::{AuditEntry, AuditLog, AuditRecord, ChainBreak, ChainVerifier, Digest};

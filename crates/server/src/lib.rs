@@ -19,6 +19,7 @@ pub mod security;
 pub mod service;
 pub mod sms;
 pub mod state;
+pub mod venues;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -30,7 +31,6 @@ use healthcode_store::Store;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
-use utoipa::OpenApi;
 use utoipa_swagger_ui::SwaggerUi;
 
 pub use clock::{Clock, FixedClock, SystemClock};
@@ -52,11 +52,12 @@ pub fn router<S: Store>(state: AppState<S>) -> Router {
     Router::new()
         .merge(api::routes::<S>())
         .merge(pages::routes::<S>())
+        .merge(venues::routes::<S>())
         .merge(guide::routes::<S>())
         .merge(channels::routes::<S>())
         .merge(federation::routes::<S>())
         .merge(itinerary::routes::<S>())
-        .merge(SwaggerUi::new("/docs").url("/docs/openapi.json", api::ApiDoc::openapi()))
+        .merge(SwaggerUi::new("/docs").url("/docs/openapi.json", api::openapi()))
         .fallback(not_found)
         .with_state(state)
         .layer(RequestBodyLimitLayer::new(BODY_LIMIT))

@@ -71,6 +71,9 @@ mod t {
         VALUE => "体温（℃）或结果", "Temperature (℃) or result";
         RECORDED => "已登记并写入审计链。", "Recorded, and appended to the audit chain.";
         NOT_FOUND => "页面不存在。", "Page not found.";
+        VENUES => "场所码", "Venue codes";
+        TRACE => "密接追踪", "Contact tracing";
+        VENUE_OPERATORS => "场所管理（场所码）", "Venues (venue codes)";
         CHANNEL => "申领渠道", "Applied through";
         GUIDE => "在哪里、如何申领健康码", "Where and how do I get my code";
     }
@@ -229,11 +232,12 @@ async fn home<S: Store>(
     let body = format!(
         r#"<h1>{name}</h1><p>{tagline}</p><a class="button" href="/code">{my}</a>
 <a class="button secondary" href="/guide">{guide}</a>
-<a class="button secondary" href="/official">{off}</a>{outbox}<a class="button secondary" href="/docs/">{api}</a>"#,
+<a class="button secondary" href="/official">{off}</a><a class="button secondary" href="/venue">{venue}</a>{outbox}<a class="button secondary" href="/docs/">{api}</a>"#,
         name = esc(state.settings.code_name.get(lang)),
         tagline = t::TAGLINE.get(lang),
         my = t::MY_CODE.get(lang),
         off = t::OFFICIALS.get(lang),
+        venue = t::VENUE_OPERATORS.get(lang),
         guide = t::GUIDE.get(lang),
         api = t::API_DOCS.get(lang),
     );
@@ -569,7 +573,7 @@ async fn apply_details_post<S: Store>(
 }
 
 /// The part of the code page that is fetched again before the code expires.
-async fn code_html<S: Store>(
+pub(crate) async fn code_html<S: Store>(
     state: &AppState<S>,
     lang: Lang,
     headers: &HeaderMap,
@@ -835,7 +839,10 @@ async fn official_view<S: Store>(
 ) -> Result<String, ApiError> {
     let mut body = format!(
         r#"<h1>{title}</h1><p class="note">{username}</p>{notice}<div class="card"><form method="get" action="/official">
-<label for="identity">{find_l}</label><input id="identity" name="identity" type="text" required><button type="submit">{find_l}</button></form></div>"#,
+<label for="identity">{find_l}</label><input id="identity" name="identity" type="text" required><button type="submit">{find_l}</button></form></div>
+<p><a class="button secondary" href="/official/venues">{venues_l}</a><a class="button secondary" href="/official/trace">{trace_l}</a></p>"#,
+        venues_l = t::VENUES.get(lang),
+        trace_l = t::TRACE.get(lang),
         title = t::OFFICIALS.get(lang),
         username = esc(username),
         find_l = t::FIND.get(lang),

@@ -22,6 +22,7 @@
 
 mod federation;
 mod itinerary;
+mod venues;
 
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -19,6 +19,7 @@
 
 mod federation;
 mod itinerary;
+mod venues;
 
 use std::path::Path;
 use std::str::FromStr;

@@ -29,6 +29,9 @@ use healthcode_core::{
 use time::macros::datetime;
 use time::{Duration, OffsetDateTime};
 
+mod venues;
+pub use venues::*;
+
 use crate::{
     OfficialAccount, OtpChallenge, PersonId, PersonRecord, PhoneHash, Role, Session,
     SessionSubject, Store, StoreError,
@@ -61,6 +64,13 @@ macro_rules! conformance_tests {
             audit_about,
             concurrent_audit_appends,
             timestamps_out_of_range,
+            venues_round_trip,
+            dependents,
+            checkins_and_overlaps,
+            checkins_once,
+            sealed_checkins,
+            checkin_retention_and_erasure,
+            cell_stays,
             channels_lifecycle,
             trust_imports_refuse_rollback,
         ]);

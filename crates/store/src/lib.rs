@@ -21,6 +21,7 @@ pub mod federation;
 pub mod itinerary;
 #[cfg(feature = "conformance")]
 pub mod itinerary_conformance;
+pub mod venues;
 
 use std::fmt;
 use std::future::Future;
@@ -34,6 +35,7 @@ use thiserror::Error;
 use time::OffsetDateTime;
 
 pub use federation::{Channel, ChannelStore, ImportedTrustList, TrustImportStore};
+pub use venues::VenueStore;
 
 /// What can go wrong in storage. Backends map their errors onto these.
 #[derive(Debug, Error)]
@@ -205,7 +207,14 @@ pub struct OutboxMessage {
 /// Persistence of the platform. Futures are `Send` so handlers can await
 /// them on a multi-threaded runtime.
 pub trait Store:
-    Clone + Send + Sync + 'static + itinerary::ItineraryStore + ChannelStore + TrustImportStore
+    Clone
+    + Send
+    + Sync
+    + 'static
+    + itinerary::ItineraryStore
+    + ChannelStore
+    + TrustImportStore
+    + VenueStore
 {
     /// Which engine, for logs and `/healthz`: `sqlite` or `postgres`.
     fn engine(&self) -> &'static str;

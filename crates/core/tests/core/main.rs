@@ -14,3 +14,4 @@ mod colour_rules;
 mod fuzz;
 mod identity;
 mod support;
+mod tracing;

@@ -10,3 +10,4 @@ mod federation;
 mod guide;
 mod itinerary;
 mod officials;
+mod venues;

@@ -71,6 +71,8 @@ pub struct Settings {
     pub phone_hash_secret: Secret,
     /// A demonstration deployment: DEMO marks everywhere, outbox page shown.
     pub demo: bool,
+    /// Overrides, bulk actions, corrections, exports: limits and deadlines.
+    pub oversight: crate::oversight::OversightSettings,
 }
 
 impl Default for Settings {
@@ -89,6 +91,7 @@ impl Default for Settings {
             official_session_hours: 12,
             phone_hash_secret: Secret::default(),
             demo: false,
+            oversight: crate::oversight::OversightSettings::default(),
         }
     }
 }
@@ -167,6 +170,7 @@ impl Settings {
                         .into(),
             });
         }
+        self.oversight.validate()?;
         if self.region_id.trim().is_empty() {
             return Err(ConfigError::Invalid {
                 name: "region_id",

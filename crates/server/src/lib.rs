@@ -8,6 +8,7 @@ pub mod clock;
 pub mod config;
 pub mod error;
 pub mod i18n;
+pub mod oversight;
 pub mod pages;
 pub mod ratelimit;
 pub mod security;
@@ -47,6 +48,7 @@ pub fn router<S: Store>(state: AppState<S>) -> Router {
     Router::new()
         .merge(api::routes::<S>())
         .merge(pages::routes::<S>())
+        .merge(oversight::routes::<S>())
         .merge(SwaggerUi::new("/docs").url("/docs/openapi.json", api::ApiDoc::openapi()))
         .fallback(not_found)
         .with_state(state)
@@ -96,6 +98,9 @@ async fn purge_expired_forever<S: Store>(state: AppState<S>) {
             Ok(0) => {}
             Ok(n) => tracing::info!(purged = n, "expired sessions and one-time codes deleted"),
             Err(e) => tracing::warn!(error = %e, "purging expired sessions failed"),
+        }
+        if let Err(e) = state.expire_requests().await {
+            tracing::warn!(error = %e.message.en, "expiring undecided approval requests failed");
         }
     }
 }

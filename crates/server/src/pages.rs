@@ -65,6 +65,10 @@ mod t {
         PASSWORD => "密码", "Password";
         SIGN_IN => "登录", "Sign in";
         FIND => "按证件号码查找", "Find by document number";
+        PURPOSE => "查询目的（如流调编号；本人可见）", "Purpose (e.g. tracing case number; the person sees it)";
+        MY_RECORD => "我的记录、纠错与数据", "My record, corrections and data";
+        OVERSIGHT => "审批与纠错队列", "Approvals and corrections";
+        REQUEST_OVERRIDE => "申请人工改码（须另一名审核人员批准）", "Request an override (a reviewer must approve)";
         RECORD => "登记", "Record";
         FACT => "事项", "Fact";
         SITE => "地点 / 实验室 / 医疗机构", "Site / laboratory / facility";
@@ -120,9 +124,9 @@ pub fn routes<S: Store>() -> Router<AppState<S>> {
         )
 }
 
-type Params = Query<HashMap<String, String>>;
+pub(crate) type Params = Query<HashMap<String, String>>;
 
-fn lang_of(q: &Params, headers: &HeaderMap) -> Lang {
+pub(crate) fn lang_of(q: &Params, headers: &HeaderMap) -> Lang {
     Lang::negotiate(q.get("lang").map(String::as_str), headers)
 }
 
@@ -134,7 +138,7 @@ pub fn esc(s: &str) -> String {
         .replace('\'', "&#39;")
 }
 
-fn page<S: Store>(
+pub(crate) fn page<S: Store>(
     state: &AppState<S>,
     lang: Lang,
     path: &str,
@@ -161,7 +165,7 @@ fn page<S: Store>(
     ))
 }
 
-fn urlencode(s: &str) -> String {
+pub(crate) fn urlencode(s: &str) -> String {
     s.bytes()
         .map(|b| match b {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => {
@@ -172,7 +176,7 @@ fn urlencode(s: &str) -> String {
         .collect()
 }
 
-fn error_box(lang: Lang, e: &ApiError) -> String {
+pub(crate) fn error_box(lang: Lang, e: &ApiError) -> String {
     format!(
         "<p class=\"error\" role=\"alert\">{}</p>",
         esc(e.message.get(lang))
@@ -180,7 +184,7 @@ fn error_box(lang: Lang, e: &ApiError) -> String {
 }
 
 /// Renders an error as a page, with the API error's status.
-fn error_page<S: Store>(state: &AppState<S>, lang: Lang, e: &ApiError) -> Response {
+pub(crate) fn error_page<S: Store>(state: &AppState<S>, lang: Lang, e: &ApiError) -> Response {
     let body = format!(
         "{}<p><a href=\"/\">{}</a></p>",
         error_box(lang, e),
@@ -266,7 +270,7 @@ async fn apply_phone<S: Store>(
 
 /// A posted form's fields. A body that is not a form is answered with an
 /// error page in the visitor's language.
-pub struct PageForm(HashMap<String, String>);
+pub struct PageForm(pub HashMap<String, String>);
 
 impl<S: Store> axum::extract::FromRequest<AppState<S>> for PageForm {
     type Rejection = Response;
@@ -302,7 +306,7 @@ fn bad_form(e: &FormRejection) -> ApiError {
     )
 }
 
-fn field<'a>(f: &'a HashMap<String, String>, name: &str) -> &'a str {
+pub(crate) fn field<'a>(f: &'a HashMap<String, String>, name: &str) -> &'a str {
     f.get(name).map(String::as_str).unwrap_or("")
 }
 
@@ -636,7 +640,7 @@ fn kind_label(kind: &str, lang: Lang) -> &'static str {
     }
 }
 
-fn css_colour(colour: &str) -> &'static str {
+pub(crate) fn css_colour(colour: &str) -> &'static str {
     match colour {
         "green" => "#1a9641",
         "yellow" => "#d4a600",
@@ -666,10 +670,12 @@ async fn code_page<S: Store>(
             let body = format!(
                 r#"<h1>{title}</h1><div id="live-code" data-src="/code/live?lang={lang}">{html}</div>
 <a class="button secondary" href="/declare">{declare}</a>
+<a class="button secondary" href="/me/record">{record}</a>
 <form method="post" action="/sign-out"><button class="secondary" type="submit">{out}</button></form>"#,
                 title = t::CODE_TITLE.get(lang),
                 lang = lang.code(),
                 declare = t::DECLARE_AGAIN.get(lang),
+                record = t::MY_RECORD.get(lang),
                 out = t::SIGN_OUT.get(lang),
             );
             (
@@ -827,10 +833,14 @@ async fn official_view<S: Store>(
 ) -> Result<String, ApiError> {
     let mut body = format!(
         r#"<h1>{title}</h1><p class="note">{username}</p>{notice}<div class="card"><form method="get" action="/official">
-<label for="identity">{find_l}</label><input id="identity" name="identity" type="text" required><button type="submit">{find_l}</button></form></div>"#,
+<label for="identity">{find_l}</label><input id="identity" name="identity" type="text" required>
+<label for="purpose">{purpose_l}</label><input id="purpose" name="purpose" type="text" required minlength="2" maxlength="200"><button type="submit">{find_l}</button></form>
+<a class="button secondary" href="/official/oversight">{oversight_l}</a></div>"#,
         title = t::OFFICIALS.get(lang),
         username = esc(username),
         find_l = t::FIND.get(lang),
+        purpose_l = t::PURPOSE.get(lang),
+        oversight_l = t::OVERSIGHT.get(lang),
     );
     if let Some(p) = person {
         let events = state.store.events(&p.id).await?;
@@ -848,7 +858,9 @@ async fn official_view<S: Store>(
 <option value="quarantine_ended">解除隔离（无症状）quarantine ended, no symptoms</option></select>
 <label for="value">{value_l}</label><input id="value" name="value" type="text">
 <label for="site">{site_l}</label><input id="site" name="site" type="text">
-<button type="submit">{record_l}</button></form></div>"#,
+<button type="submit">{record_l}</button></form>
+<a class="button secondary" href="/official/override/new?person={id}">{override_l}</a></div>"#,
+            override_l = t::REQUEST_OVERRIDE.get(lang),
             css = css_colour(decision.colour.as_str()),
             label = esc(if lang == Lang::Zh {
                 decision.colour.label_zh()
@@ -895,9 +907,17 @@ async fn official_page<S: Store>(
     };
     let result = async {
         let person = match q.get("identity") {
-            Some(number) => Some(state.find_person(number).await?.ok_or_else(|| {
-                ApiError::not_found("此证件的申领记录", "Person with this document")
-            })?),
+            Some(number) => {
+                let purpose = q.get("purpose").map(String::as_str).unwrap_or("");
+                crate::oversight::service::check_purpose(purpose)?;
+                let p = state.find_person(number).await?.ok_or_else(|| {
+                    ApiError::not_found("此证件的申领记录", "Person with this document")
+                })?;
+                state
+                    .note_access(&official.account, &p.id, "lookup", purpose)
+                    .await?;
+                Some(p)
+            }
             None => None,
         };
         official_view(

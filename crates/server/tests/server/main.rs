@@ -7,3 +7,4 @@ mod support;
 mod citizen;
 mod errors;
 mod officials;
+mod oversight;

@@ -241,6 +241,7 @@ pub async fn seed<S: Store>(store: &S, settings: &Settings) -> Result<()> {
             })
             .await?;
     }
+    crate::demo_oversight::seed_oversight(store, settings).await?;
     Ok(())
 }
 
@@ -268,6 +269,10 @@ pub fn print_welcome(addr: SocketAddr, engine: &str, dir: &Path, secret: &str) {
             role.as_str()
         );
     }
+    println!(
+        "  approvals and corrections 审批与纠错队列 {base}/official/oversight   (a DEMO override request and correction request wait there)"
+    );
+    println!("  a person's record 我的记录  {base}/me/record   (after signing in with a phone above: audit entries, corrections, who read the data, export)");
     println!(
         "\n  Verify a code offline 离线核验: curl -s {base}/.well-known/healthcode/trust-list.json > trust.json && healthcode verify --accept-demo --trust trust.json CODE_OR_PICTURE"
     );

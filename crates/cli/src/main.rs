@@ -7,6 +7,7 @@
 mod args;
 mod bench;
 mod demo;
+mod demo_oversight;
 mod demo_server;
 mod issue;
 mod keys;

@@ -53,6 +53,8 @@ mod t {
         OPEN => "待答复", "Awaiting an answer";
         ACCEPTED => "已采纳", "Accepted";
         REJECTED => "已驳回", "Rejected";
+        APPROVED => "已批准", "Approved";
+        EXPIRED => "已过期（未生效）", "Expired (never took effect)";
         OVERDUE => "已逾期", "Overdue";
         ANSWER => "答复", "Answer";
         OVERRIDES => "关于我的人工改码申请", "Override requests about me";
@@ -126,8 +128,9 @@ fn tx(t: &Text, lang: Lang) -> String {
 fn state_label(state: &str, lang: Lang) -> &'static str {
     match state {
         "open" | "pending" => t::OPEN.get(lang),
-        "accepted" | "approved" => t::ACCEPTED.get(lang),
-        "expired" => t::OVERDUE.get(lang),
+        "accepted" => t::ACCEPTED.get(lang),
+        "approved" => t::APPROVED.get(lang),
+        "expired" => t::EXPIRED.get(lang),
         _ => t::REJECTED.get(lang),
     }
 }

@@ -139,8 +139,11 @@ pub struct AnswerInput {
     pub message: Text,
 }
 
+/// RFC 3339 to the second, as people read it.
 pub fn fmt_time(t: OffsetDateTime) -> String {
-    t.format(&Rfc3339)
+    t.replace_nanosecond(0)
+        .unwrap_or(t)
+        .format(&Rfc3339)
         .unwrap_or_else(|_| t.unix_timestamp().to_string())
 }
 

@@ -242,6 +242,7 @@ pub async fn seed<S: Store>(store: &S, settings: &Settings) -> Result<()> {
             .await?;
     }
     crate::demo_oversight::seed_oversight(store, settings).await?;
+    crate::demo_itinerary::seed_itinerary(store, settings).await?;
     Ok(())
 }
 
@@ -269,6 +270,7 @@ pub fn print_welcome(addr: SocketAddr, engine: &str, dir: &Path, secret: &str) {
             role.as_str()
         );
     }
+    crate::demo_itinerary::print_itinerary_urls(&base);
     println!(
         "  approvals and corrections 审批与纠错队列 {base}/official/oversight   (a DEMO override request and correction request wait there)"
     );

@@ -5,10 +5,14 @@
 //! never a backtrace.
 
 mod args;
+mod audit;
 mod bench;
+mod db;
 mod demo;
+mod demo_itinerary;
 mod demo_oversight;
 mod demo_server;
+mod import;
 mod issue;
 mod keys;
 mod rules;
@@ -51,6 +55,15 @@ enum Command {
     /// Evaluate and validate colour rules (CertLogic) / 颜色规则
     #[command(subcommand)]
     Rules(rules::RulesCommand),
+    /// Check the hash-chained audit log / 校验审计哈希链
+    #[command(subcommand)]
+    Audit(audit::AuditCommand),
+    /// Import carriers' stay records or risk areas (CSV or NDJSON) / 导入运营商停留记录或中高风险地区
+    #[command(subcommand)]
+    Import(import::ImportCommand),
+    /// Carrier accounts for the stay-upload API / 运营商接口账户
+    #[command(subcommand)]
+    Carrier(import::CarrierCommand),
 }
 
 fn main() -> ExitCode {
@@ -79,6 +92,9 @@ fn main() -> ExitCode {
         Command::Keys(cmd) => keys::run(cmd),
         Command::Bench(a) => bench::run(a),
         Command::Rules(cmd) => return rules::run(cmd),
+        Command::Audit(cmd) => audit::run(cmd),
+        Command::Import(cmd) => import::run(cmd),
+        Command::Carrier(cmd) => import::run_carrier(cmd),
     };
     match result {
         Ok(code) => code,

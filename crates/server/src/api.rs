@@ -16,6 +16,7 @@ use utoipa::{OpenApi, ToSchema};
 use crate::auth::{session_cookie, Citizen, ClientIp, Official};
 use crate::error::{ApiError, ApiJson, ApiQuery, ErrorBody};
 use crate::i18n::Text;
+use crate::itinerary::api::MergeItinerary;
 use crate::oversight::api::MergeOversight;
 use crate::service::{ApplicationInput, DeclarationInput, FactInput, LiveCode, OtpSent};
 use crate::state::AppState;
@@ -45,7 +46,6 @@ pub fn routes<S: Store>() -> Router<AppState<S>> {
 
 #[derive(OpenApi)]
 #[openapi(
-    modifiers(&MergeOversight),
     info(
         title = "healthcode API",
         description = "Health codes: SMS check, application, declarations, live signed codes, officials' records. Errors are `{\"error\": {\"code\", \"field\", \"message\": {\"zh\", \"en\"}}}`.",
@@ -87,7 +87,8 @@ pub fn routes<S: Store>() -> Router<AppState<S>> {
         OutboxView,
         Health,
         Text
-    ))
+    )),
+    modifiers(&MergeItinerary, &MergeOversight)
 )]
 pub struct ApiDoc;
 

@@ -73,6 +73,8 @@ pub struct Settings {
     pub demo: bool,
     /// Overrides, bulk actions, corrections, exports: limits and deadlines.
     pub oversight: crate::oversight::OversightSettings,
+    /// The itinerary card (`[itinerary]`: window_days, lag_hours, card_ttl_seconds, rule_set).
+    pub itinerary: crate::itinerary::ItinerarySettings,
 }
 
 impl Default for Settings {
@@ -92,6 +94,7 @@ impl Default for Settings {
             phone_hash_secret: Secret::default(),
             demo: false,
             oversight: crate::oversight::OversightSettings::default(),
+            itinerary: crate::itinerary::ItinerarySettings::default(),
         }
     }
 }

@@ -780,7 +780,7 @@ async fn sign_out<S: Store>(State(state): State<AppState<S>>, headers: HeaderMap
         .into_response()
 }
 
-fn sign_in_form(lang: Lang, error: Option<&ApiError>) -> String {
+pub(crate) fn sign_in_form(lang: Lang, error: Option<&ApiError>) -> String {
     format!(
         r#"<h1>{title}</h1><div class="card">{err}<form method="post" action="/official/sign-in">
 <label for="username">{user_l}</label><input id="username" name="username" type="text" autocomplete="username" required>

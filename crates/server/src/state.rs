@@ -31,6 +31,8 @@ pub struct Inner<S> {
     /// This deployment's signed trust list, as published.
     pub trust_list: String,
     pub publisher_fingerprint: String,
+    /// The itinerary card's window, rules and QR lifetime.
+    pub itinerary: crate::itinerary::ItineraryState,
 }
 
 /// Cheap to clone: one `Arc`.
@@ -72,6 +74,7 @@ impl<S: Store> AppState<S> {
     ) -> Result<AppState<S>, StartError> {
         settings.validate()?;
         let rules = load_rules(&settings.rule_set)?;
+        let itinerary = crate::itinerary::ItineraryState::new(&settings.itinerary)?;
         let rng = SystemRandom::new();
         let now = clock.now();
         let trust_list =
@@ -96,6 +99,7 @@ impl<S: Store> AppState<S> {
             limiter: RateLimiter::default(),
             trust_list,
             publisher_fingerprint,
+            itinerary,
         })))
     }
 }

@@ -17,6 +17,7 @@
 //! `migrations/` are embedded and run on connect.
 #![forbid(unsafe_code)]
 
+mod itinerary;
 mod oversight;
 
 use std::path::Path;

@@ -17,6 +17,9 @@
 pub mod columns;
 #[cfg(feature = "conformance")]
 pub mod conformance;
+pub mod itinerary;
+#[cfg(feature = "conformance")]
+pub mod itinerary_conformance;
 pub mod oversight;
 #[cfg(feature = "conformance")]
 pub mod oversight_conformance;
@@ -201,7 +204,9 @@ pub struct OutboxMessage {
 
 /// Persistence of the platform. Futures are `Send` so handlers can await
 /// them on a multi-threaded runtime.
-pub trait Store: Clone + Send + Sync + 'static + oversight::OversightStore {
+pub trait Store:
+    Clone + Send + Sync + 'static + oversight::OversightStore + itinerary::ItineraryStore
+{
     /// Which engine, for logs and `/healthz`: `sqlite` or `postgres`.
     fn engine(&self) -> &'static str;
 

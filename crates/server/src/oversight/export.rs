@@ -45,6 +45,14 @@ impl<S: Store> AppState<S> {
         );
         sections.insert("access_log".into(), self.export_access_log(who).await?);
         sections.insert("sessions".into(), self.export_sessions(who).await?);
+        sections.insert(
+            "carrier_stays".into(),
+            self.export_carrier_stays(who).await?,
+        );
+        sections.insert(
+            "itinerary_card_queries".into(),
+            self.export_card_queries(who).await?,
+        );
         Ok(json!({
             "format": EXPORT_FORMAT,
             "exported_at": fmt_time(self.now()),
@@ -128,5 +136,33 @@ impl<S: Store> AppState<S> {
                 })
                 .collect(),
         ))
+    }
+
+    /// The carrier stays held for the phone (itinerary card), every one.
+    async fn export_carrier_stays(&self, who: &ExportSubject<'_>) -> Result<Value, ApiError> {
+        let far = self.now() + time::Duration::days(3660);
+        let stays = self
+            .store
+            .carrier_stays(who.phone, time::OffsetDateTime::UNIX_EPOCH, far)
+            .await?;
+        Ok(Value::Array(
+            stays
+                .iter()
+                .map(|s| {
+                    json!({
+                        "city": s.city.to_string(),
+                        "first_seen": fmt_time(s.first_seen),
+                        "last_seen": fmt_time(s.last_seen),
+                        "cell": s.cell,
+                        "carrier": s.carrier,
+                    })
+                })
+                .collect(),
+        ))
+    }
+
+    /// The person's own itinerary-card queries: when, with which consent.
+    async fn export_card_queries(&self, who: &ExportSubject<'_>) -> Result<Value, ApiError> {
+        value(&self.store.card_queries(who.phone).await?)
     }
 }

@@ -2,6 +2,7 @@
 //! rule, correction requests, a person's record, export and access log.
 
 use healthcode_server::security::hash_password;
+use healthcode_store::itinerary::ItineraryStore;
 use healthcode_store::{OfficialAccount, Role, Store};
 use ring::rand::SystemRandom;
 use serde_json::{json, Value};
@@ -643,6 +644,20 @@ async fn a_citizen_reads_only_their_own_record_and_export() {
         "B's access log is B's"
     );
 
+    // A carrier stay for A's phone and one for B's: only A's is A's.
+    let hasher = TestServer::phone_hasher();
+    let stay = |phone: &str, city: &str| healthcode_store::itinerary::CarrierStay {
+        phone: hasher.hash(&healthcode_server::security::Phone::parse(phone).unwrap()),
+        city: healthcode_core::itinerary::CityCode::parse(city).unwrap(),
+        first_seen: T0 - Duration::hours(30),
+        last_seen: T0 - Duration::hours(20),
+        cell: None,
+        carrier: Some("DEMO-carrier".into()),
+    };
+    s.store
+        .insert_carrier_stays(&[stay("13800138131", "220100"), stay("13800138132", "110100")])
+        .await
+        .unwrap();
     let r = a.get(s.url("/api/v1/me/export")).send().await.unwrap();
     assert_eq!(r.status(), 200);
     assert!(r.headers()["content-disposition"]
@@ -672,7 +687,19 @@ async fn a_citizen_reads_only_their_own_record_and_export() {
         ["created_at", "expires_at"],
         "times only"
     );
-    for key in ["correction_requests", "override_requests", "access_log"] {
+    assert_eq!(
+        sections["carrier_stays"].as_array().unwrap().len(),
+        1,
+        "{}",
+        sections["carrier_stays"]
+    );
+    assert_eq!(sections["carrier_stays"][0]["city"], "220100");
+    for key in [
+        "correction_requests",
+        "override_requests",
+        "access_log",
+        "itinerary_card_queries",
+    ] {
         assert!(sections[key].is_array(), "{key}");
     }
     // The export itself is in A's record.

@@ -708,6 +708,31 @@ async fn a_citizen_reads_only_their_own_record_and_export() {
         Some(&"export.downloaded")
     );
 
+    // The API document lists the oversight operations.
+    let doc: Value = s
+        .client()
+        .get(s.url("/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    for path in [
+        "/api/v1/override-requests",
+        "/api/v1/bulk-actions",
+        "/api/v1/approval-requests/{id}/decision",
+        "/api/v1/corrections/{id}/answer",
+        "/api/v1/me/record",
+        "/api/v1/me/export",
+        "/api/v1/me/access-log",
+    ] {
+        assert!(
+            doc["paths"][path].is_object(),
+            "{path} missing from the OpenAPI document"
+        );
+    }
+
     // No session, or an official's session, reads no one's record.
     for path in [
         "/api/v1/me/record",

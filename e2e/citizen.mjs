@@ -92,6 +92,7 @@ try {
   await official.fill('#password', officialPassword);
   await Promise.all([official.waitForURL(/\/official/), official.click('button[type=submit]')]);
   await official.fill('#identity', '330106198805120015');
+  await official.fill('#purpose', 'e2e: checking the new application');
   await Promise.all([official.waitForLoadState(), official.click('form[method=get] button')]);
   check(await official.locator('.code .colour').isVisible(), 'the official sees the person and the colour');
   await official.screenshot({ path: join(out, 'official-en.png'), fullPage: true });

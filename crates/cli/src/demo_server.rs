@@ -242,6 +242,7 @@ pub async fn seed<S: Store>(store: &S, settings: &Settings) -> Result<()> {
             })
             .await?;
     }
+    crate::demo_oversight::seed_oversight(store, settings).await?;
     crate::demo_itinerary::seed_itinerary(store, settings).await?;
     Ok(())
 }
@@ -272,6 +273,10 @@ pub fn print_welcome(addr: SocketAddr, engine: &str, dir: &Path, secret: &str) {
         );
     }
     crate::demo_itinerary::print_itinerary_urls(&base);
+    println!(
+        "  approvals and corrections 审批与纠错队列 {base}/official/oversight   (a DEMO override request and correction request wait there)"
+    );
+    println!("  a person's record 我的记录  {base}/me/record   (after signing in with a phone above: audit entries, corrections, who read the data, export)");
     println!(
         "\n  Verify a code offline 离线核验: curl -s {base}/.well-known/healthcode/trust-list.json > trust.json && healthcode verify --accept-demo --trust trust.json CODE_OR_PICTURE"
     );

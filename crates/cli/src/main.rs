@@ -11,6 +11,7 @@ mod db;
 mod demo;
 mod demo_channels;
 mod demo_itinerary;
+mod demo_oversight;
 mod demo_server;
 mod demo_venues;
 mod federation;

@@ -18,6 +18,7 @@ use crate::error::{ApiError, ApiJson, ApiQuery, ErrorBody};
 use crate::i18n::Text;
 use crate::itinerary::api::MergeItinerary;
 use crate::openapi_regions::RegionsDoc;
+use crate::oversight::api::MergeOversight;
 use crate::service::{ApplicationInput, DeclarationInput, FactInput, LiveCode, OtpSent};
 use crate::state::AppState;
 
@@ -88,7 +89,7 @@ pub fn routes<S: Store>() -> Router<AppState<S>> {
         Health,
         Text
     )),
-    modifiers(&MergeItinerary, &RegionsDoc)
+    modifiers(&MergeItinerary, &RegionsDoc, &MergeOversight)
 )]
 pub struct ApiDoc;
 
@@ -402,19 +403,36 @@ async fn official_sign_in<S: Store>(
 pub struct FindPerson {
     /// Resident ID, passport or permit number.
     pub identity: String,
+    /// Why you look this person up (2 to 200 characters, e.g. the tracing
+    /// case number): the person sees it in their access log.
+    #[serde(default)]
+    pub purpose: String,
+}
+
+/// Why an official reads a person's data.
+#[derive(Deserialize, ToSchema, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct Purpose {
+    /// 2 to 200 characters; the person sees it in their access log.
+    #[serde(default)]
+    pub purpose: String,
 }
 
 #[utoipa::path(get, path = "/api/v1/people", params(FindPerson),
-    responses((status = 200, body = PersonView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = PersonView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn find_person<S: Store>(
     State(state): State<AppState<S>>,
-    _official: Official,
+    official: Official,
     ApiQuery(q): ApiQuery<FindPerson>,
 ) -> Result<Json<PersonView>, ApiError> {
+    crate::oversight::service::check_purpose(&q.purpose)?;
     let person = state
         .find_person(&q.identity)
         .await?
         .ok_or_else(|| ApiError::not_found("此证件的申领记录", "Person with this document"))?;
+    state
+        .note_access(&official.account, &person.id, "lookup", &q.purpose)
+        .await?;
     Ok(Json(PersonView::from(&person)))
 }
 
@@ -452,19 +470,24 @@ pub struct StatusView {
 }
 
 #[utoipa::path(get, path = "/api/v1/people/{id}/status",
-    params(("id" = String, Path, description = "Person id (32 hex digits)", pattern = r"^[0-9a-f]{32}$")),
-    responses((status = 200, body = StatusView), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    params(("id" = String, Path, description = "Person id (32 hex digits)", pattern = r"^[0-9a-f]{32}$"), Purpose),
+    responses((status = 200, body = StatusView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn person_status<S: Store>(
     State(state): State<AppState<S>>,
-    _official: Official,
+    official: Official,
     Path(id): Path<String>,
+    ApiQuery(q): ApiQuery<Purpose>,
 ) -> Result<Json<StatusView>, ApiError> {
     let id = person_id(&id)?;
+    crate::oversight::service::check_purpose(&q.purpose)?;
     let person = state
         .store
         .person(&id)
         .await?
         .ok_or_else(|| ApiError::not_found("此人", "Person"))?;
+    state
+        .note_access(&official.account, &person.id, "view", &q.purpose)
+        .await?;
     let events = state.store.events(&id).await?;
     let decision = state.rules.evaluate(&events, state.now());
     Ok(Json(StatusView {

@@ -71,6 +71,8 @@ pub struct Settings {
     pub phone_hash_secret: Secret,
     /// A demonstration deployment: DEMO marks everywhere, outbox page shown.
     pub demo: bool,
+    /// Overrides, bulk actions, corrections, exports: limits and deadlines.
+    pub oversight: crate::oversight::OversightSettings,
     /// The itinerary card (`[itinerary]`: window_days, lag_hours, card_ttl_seconds, rule_set).
     pub itinerary: crate::itinerary::ItinerarySettings,
     /// A region's authority or the national platform (see docs/federation.md).
@@ -137,6 +139,7 @@ impl Default for Settings {
             published_key_files: Vec::new(),
             trust_list_hours: 24,
             trust_refresh_seconds: 3600,
+            oversight: crate::oversight::OversightSettings::default(),
             itinerary: crate::itinerary::ItinerarySettings::default(),
         }
     }
@@ -231,6 +234,7 @@ impl Settings {
                         .into(),
             });
         }
+        self.oversight.validate()?;
         if self.region_id.trim().is_empty() {
             return Err(ConfigError::Invalid {
                 name: "region_id",

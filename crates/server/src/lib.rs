@@ -13,6 +13,7 @@ pub mod guide;
 pub mod i18n;
 pub mod itinerary;
 pub mod openapi_regions;
+pub mod oversight;
 pub mod pages;
 pub mod ratelimit;
 pub mod security;
@@ -56,6 +57,7 @@ pub fn router<S: Store>(state: AppState<S>) -> Router {
         .merge(guide::routes::<S>())
         .merge(channels::routes::<S>())
         .merge(federation::routes::<S>())
+        .merge(oversight::routes::<S>())
         .merge(itinerary::routes::<S>())
         .merge(SwaggerUi::new("/docs").url("/docs/openapi.json", api::openapi()))
         .fallback(not_found)
@@ -112,6 +114,9 @@ async fn purge_expired_forever<S: Store>(state: AppState<S>) {
             Ok(0) => {}
             Ok(n) => tracing::info!(purged = n, "expired sessions and one-time codes deleted"),
             Err(e) => tracing::warn!(error = %e, "purging expired sessions failed"),
+        }
+        if let Err(e) = state.expire_requests().await {
+            tracing::warn!(error = %e.message.en, "expiring undecided approval requests failed");
         }
     }
 }

@@ -65,6 +65,10 @@ mod t {
         PASSWORD => "密码", "Password";
         SIGN_IN => "登录", "Sign in";
         FIND => "按证件号码查找", "Find by document number";
+        PURPOSE => "查询目的（如流调编号；本人可见）", "Purpose (e.g. tracing case number; the person sees it)";
+        MY_RECORD => "我的记录、纠错与数据", "My record, corrections and data";
+        OVERSIGHT => "审批与纠错队列", "Approvals and corrections";
+        REQUEST_OVERRIDE => "申请人工改码（须另一名审核人员批准）", "Request an override (a reviewer must approve)";
         RECORD => "登记", "Record";
         FACT => "事项", "Fact";
         SITE => "地点 / 实验室 / 医疗机构", "Site / laboratory / facility";
@@ -274,7 +278,7 @@ async fn apply_phone<S: Store>(
 
 /// A posted form's fields. A body that is not a form is answered with an
 /// error page in the visitor's language.
-pub struct PageForm(pub(crate) HashMap<String, String>);
+pub struct PageForm(pub HashMap<String, String>);
 
 impl<S: Store> axum::extract::FromRequest<AppState<S>> for PageForm {
     type Rejection = Response;
@@ -678,10 +682,12 @@ async fn code_page<S: Store>(
             let body = format!(
                 r#"<h1>{title}</h1><div id="live-code" data-src="/code/live?lang={lang}">{html}</div>
 <a class="button secondary" href="/declare">{declare}</a>
+<a class="button secondary" href="/me/record">{record}</a>
 <form method="post" action="/sign-out"><button class="secondary" type="submit">{out}</button></form>"#,
                 title = t::CODE_TITLE.get(lang),
                 lang = lang.code(),
                 declare = t::DECLARE_AGAIN.get(lang),
+                record = t::MY_RECORD.get(lang),
                 out = t::SIGN_OUT.get(lang),
             );
             (
@@ -839,13 +845,16 @@ async fn official_view<S: Store>(
 ) -> Result<String, ApiError> {
     let mut body = format!(
         r#"<h1>{title}</h1><p class="note">{username}</p>{notice}<div class="card"><form method="get" action="/official">
-<label for="identity">{find_l}</label><input id="identity" name="identity" type="text" required><button type="submit">{find_l}</button></form></div>
-<p><a class="button secondary" href="/official/venues">{venues_l}</a><a class="button secondary" href="/official/trace">{trace_l}</a></p>"#,
+<label for="identity">{find_l}</label><input id="identity" name="identity" type="text" required>
+<label for="purpose">{purpose_l}</label><input id="purpose" name="purpose" type="text" required minlength="2" maxlength="200"><button type="submit">{find_l}</button></form></div>
+<p><a class="button secondary" href="/official/oversight">{oversight_l}</a><a class="button secondary" href="/official/venues">{venues_l}</a><a class="button secondary" href="/official/trace">{trace_l}</a></p>"#,
         venues_l = t::VENUES.get(lang),
         trace_l = t::TRACE.get(lang),
         title = t::OFFICIALS.get(lang),
         username = esc(username),
         find_l = t::FIND.get(lang),
+        purpose_l = t::PURPOSE.get(lang),
+        oversight_l = t::OVERSIGHT.get(lang),
     );
     if let Some(p) = person {
         let events = state.store.events(&p.id).await?;
@@ -863,7 +872,9 @@ async fn official_view<S: Store>(
 <option value="quarantine_ended">解除隔离（无症状）quarantine ended, no symptoms</option></select>
 <label for="value">{value_l}</label><input id="value" name="value" type="text">
 <label for="site">{site_l}</label><input id="site" name="site" type="text">
-<button type="submit">{record_l}</button></form></div>"#,
+<button type="submit">{record_l}</button></form>
+<a class="button secondary" href="/official/override/new?person={id}">{override_l}</a></div>"#,
+            override_l = t::REQUEST_OVERRIDE.get(lang),
             css = css_colour(decision.colour.as_str()),
             label = esc(if lang == Lang::Zh {
                 decision.colour.label_zh()
@@ -910,9 +921,17 @@ async fn official_page<S: Store>(
     };
     let result = async {
         let person = match q.get("identity") {
-            Some(number) => Some(state.find_person(number).await?.ok_or_else(|| {
-                ApiError::not_found("此证件的申领记录", "Person with this document")
-            })?),
+            Some(number) => {
+                let purpose = q.get("purpose").map(String::as_str).unwrap_or("");
+                crate::oversight::service::check_purpose(purpose)?;
+                let p = state.find_person(number).await?.ok_or_else(|| {
+                    ApiError::not_found("此证件的申领记录", "Person with this document")
+                })?;
+                state
+                    .note_access(&official.account, &p.id, "lookup", purpose)
+                    .await?;
+                Some(p)
+            }
             None => None,
         };
         official_view(

@@ -23,6 +23,7 @@
 mod federation;
 mod itinerary;
 mod venues;
+mod oversight;
 
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};

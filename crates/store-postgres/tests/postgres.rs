@@ -57,6 +57,11 @@ mod conformance {
     healthcode_store::conformance_tests!("postgres", fresh);
 }
 
+mod oversight {
+    use super::fresh;
+    healthcode_store::oversight_conformance_tests!("postgres", fresh);
+}
+
 mod serializable {
     use super::fresh_serializable;
     healthcode_store::conformance_tests!("postgres serializable", fresh_serializable);

@@ -20,6 +20,7 @@
 mod federation;
 mod itinerary;
 mod venues;
+mod oversight;
 
 use std::path::Path;
 use std::str::FromStr;

@@ -24,6 +24,11 @@ mod conformance {
     healthcode_store::conformance_tests!("sqlite", fresh);
 }
 
+mod oversight {
+    use super::fresh;
+    healthcode_store::oversight_conformance_tests!("sqlite", fresh);
+}
+
 #[tokio::test]
 async fn open_dir_creates_the_file_in_wal_mode_and_reopens_it() {
     let dir = tempfile::tempdir().unwrap();

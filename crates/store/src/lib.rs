@@ -22,6 +22,9 @@ pub mod itinerary;
 #[cfg(feature = "conformance")]
 pub mod itinerary_conformance;
 pub mod venues;
+pub mod oversight;
+#[cfg(feature = "conformance")]
+pub mod oversight_conformance;
 
 use std::fmt;
 use std::future::Future;
@@ -215,6 +218,7 @@ pub trait Store:
     + ChannelStore
     + TrustImportStore
     + VenueStore
+    + oversight::OversightStore
 {
     /// Which engine, for logs and `/healthz`: `sqlite` or `postgres`.
     fn engine(&self) -> &'static str;

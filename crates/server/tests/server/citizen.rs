@@ -152,7 +152,9 @@ async fn traveller_with_passport_and_a_declared_fever() {
     let alice = s.official("alice").await;
     let id = person["id"].as_str().unwrap();
     let status: Value = alice
-        .get(s.url(&format!("/api/v1/people/{id}/status")))
+        .get(s.url(&format!(
+            "/api/v1/people/{id}/status?purpose=review%20of%20declaration"
+        )))
         .send()
         .await
         .unwrap()

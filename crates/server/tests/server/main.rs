@@ -11,3 +11,4 @@ mod guide;
 mod itinerary;
 mod officials;
 mod venues;
+mod oversight;

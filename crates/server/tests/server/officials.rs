@@ -31,7 +31,7 @@ async fn officials_record_facts_with_roles_and_audit() {
 
     let alice = s.official("alice").await;
     let found: Value = alice
-        .get(s.url("/api/v1/people?identity=220302196204056784"))
+        .get(s.url("/api/v1/people?identity=220302196204056784&purpose=case%20review"))
         .send()
         .await
         .unwrap()
@@ -47,7 +47,9 @@ async fn officials_record_facts_with_roles_and_audit() {
         .unwrap();
     assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
     let status: Value = alice
-        .get(s.url(&format!("/api/v1/people/{id}/status")))
+        .get(s.url(&format!(
+            "/api/v1/people/{id}/status?purpose=review%20of%20declaration"
+        )))
         .send()
         .await
         .unwrap()

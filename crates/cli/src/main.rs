@@ -10,6 +10,7 @@ mod demo;
 mod demo_server;
 mod issue;
 mod keys;
+mod lifecycle;
 mod rules;
 mod serve;
 mod verify;
@@ -50,6 +51,11 @@ enum Command {
     /// Evaluate and validate colour rules (CertLogic) / 颜色规则
     #[command(subcommand)]
     Rules(rules::RulesCommand),
+    /// Delete data past its retention (as the server does every few minutes) / 按保存期限删除数据
+    Purge(lifecycle::PurgeArgs),
+    /// Shut a service down and delete its personal data; service status / 停止服务、删除个人数据
+    #[command(subcommand)]
+    Service(lifecycle::ServiceCommand),
 }
 
 fn main() -> ExitCode {
@@ -78,6 +84,8 @@ fn main() -> ExitCode {
         Command::Keys(cmd) => keys::run(cmd),
         Command::Bench(a) => bench::run(a),
         Command::Rules(cmd) => return rules::run(cmd),
+        Command::Purge(a) => lifecycle::purge(a),
+        Command::Service(cmd) => lifecycle::run(cmd),
     };
     match result {
         Ok(code) => code,

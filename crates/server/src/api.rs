@@ -34,6 +34,10 @@ pub fn routes<S: Store>() -> Router<AppState<S>> {
         .route("/api/v1/people/{id}/events", post(record_fact::<S>))
         .route("/api/v1/people/{id}/status", get(person_status::<S>))
         .route("/api/v1/outbox", get(outbox::<S>))
+        // Every route above is the health-code service's (lifecycle).
+        .route_layer(axum::middleware::from_fn(
+            crate::lifecycle::guard_health_code,
+        ))
         .route(
             "/.well-known/healthcode/trust-list.json",
             get(trust_list::<S>),
@@ -64,7 +68,11 @@ pub fn routes<S: Store>() -> Router<AppState<S>> {
         person_status,
         outbox,
         trust_list,
-        healthz
+        healthz,
+        crate::lifecycle::routes::services,
+        crate::lifecycle::routes::statements,
+        crate::lifecycle::routes::statement_json,
+        crate::lifecycle::routes::code_face_api
     ),
     components(schemas(
         ErrorBody,
@@ -84,7 +92,11 @@ pub fn routes<S: Store>() -> Router<AppState<S>> {
         StatusView,
         OutboxView,
         Health,
-        Text
+        Text,
+        crate::lifecycle::routes::ServiceView,
+        crate::lifecycle::routes::StatementView,
+        crate::lifecycle::routes::FaceQuery,
+        crate::lifecycle::routes::FaceView
     ))
 )]
 pub struct ApiDoc;

@@ -71,6 +71,9 @@ pub struct Settings {
     pub phone_hash_secret: Secret,
     /// A demonstration deployment: DEMO marks everywhere, outbox page shown.
     pub demo: bool,
+    /// How long data with a natural end is kept (`[retention]`; see
+    /// docs/lifecycle.md).
+    pub retention: crate::lifecycle::Retention,
 }
 
 impl Default for Settings {
@@ -89,6 +92,7 @@ impl Default for Settings {
             official_session_hours: 12,
             phone_hash_secret: Secret::default(),
             demo: false,
+            retention: crate::lifecycle::Retention::default(),
         }
     }
 }
@@ -167,6 +171,7 @@ impl Settings {
                         .into(),
             });
         }
+        self.retention.validate()?;
         if self.region_id.trim().is_empty() {
             return Err(ConfigError::Invalid {
                 name: "region_id",

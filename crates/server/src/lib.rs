@@ -8,6 +8,7 @@ pub mod clock;
 pub mod config;
 pub mod error;
 pub mod i18n;
+pub mod lifecycle;
 pub mod pages;
 pub mod ratelimit;
 pub mod security;
@@ -47,8 +48,10 @@ pub fn router<S: Store>(state: AppState<S>) -> Router {
     Router::new()
         .merge(api::routes::<S>())
         .merge(pages::routes::<S>())
+        .merge(lifecycle::routes::routes::<S>())
         .merge(SwaggerUi::new("/docs").url("/docs/openapi.json", api::ApiDoc::openapi()))
         .fallback(not_found)
+        .layer(axum::Extension(state.offline.clone()))
         .with_state(state)
         .layer(RequestBodyLimitLayer::new(BODY_LIMIT))
         .layer(security("x-content-type-options", "nosniff"))
@@ -69,33 +72,27 @@ async fn not_found() -> impl IntoResponse {
     )
 }
 
-/// How often expired sessions and one-time codes are deleted.
-const PURGE_EVERY: std::time::Duration = std::time::Duration::from_secs(600);
-
 /// Serves until `shutdown` completes, then finishes in-flight requests.
-/// Expired sessions and one-time codes are purged in the background.
+/// In the background (`lifecycle::background`): the shutdown schedule is
+/// re-read and due shutdowns executed, and data past its retention is
+/// purged every `retention.purge_interval_minutes`.
 pub async fn serve<S: Store>(
     listener: tokio::net::TcpListener,
     state: AppState<S>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let purger = tokio::spawn(purge_expired_forever(state.clone()));
+    // Services already shut down are offline from the first request.
+    if let Err(e) = lifecycle::refresh(&state).await {
+        tracing::error!(error = %e, "cannot read the shutdown schedule");
+        return Err(std::io::Error::other(format!(
+            "cannot read the shutdown schedule: {e}"
+        )));
+    }
+    let job = tokio::spawn(lifecycle::background(state.clone()));
     let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
     let served = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await;
-    purger.abort();
+    job.abort();
     served
-}
-
-async fn purge_expired_forever<S: Store>(state: AppState<S>) {
-    let mut every = tokio::time::interval(PURGE_EVERY);
-    loop {
-        every.tick().await;
-        match state.store.purge_expired(state.now()).await {
-            Ok(0) => {}
-            Ok(n) => tracing::info!(purged = n, "expired sessions and one-time codes deleted"),
-            Err(e) => tracing::warn!(error = %e, "purging expired sessions failed"),
-        }
-    }
 }

@@ -5,7 +5,7 @@ use std::ops::Deref;
 use std::sync::{Arc, Mutex};
 
 use healthcode_codec::trust::TrustList;
-use healthcode_codec::{CodeIssuer, IssuerKey};
+use healthcode_codec::{CodeIssuer, IssuerKey, SigningKey};
 use healthcode_core::{RuleSet, ShippedRuleSet};
 use healthcode_store::Store;
 use ring::rand::SystemRandom;
@@ -31,6 +31,10 @@ pub struct Inner<S> {
     /// This deployment's signed trust list, as published.
     pub trust_list: String,
     pub publisher_fingerprint: String,
+    /// The publisher key: signs the trust list and deletion statements.
+    pub publisher: IssuerKey,
+    /// Which services are offline (see `lifecycle`).
+    pub offline: crate::lifecycle::OfflineBoard,
 }
 
 /// Cheap to clone: one `Arc`.
@@ -80,6 +84,19 @@ impl<S: Store> AppState<S> {
                 .map_err(|e| StartError::Trust(e.to_string()))?
                 .to_json();
         let publisher_fingerprint = publisher.signing_key.public_key().fingerprint();
+        let publisher_copy = IssuerKey {
+            issuer: publisher.issuer.clone(),
+            signing_key: SigningKey::from_pkcs8(
+                publisher.signing_key.algorithm(),
+                publisher.signing_key.pkcs8_der(),
+                &rng,
+            )
+            .map_err(|e| StartError::Trust(e.to_string()))?,
+            valid_from: publisher.valid_from,
+            valid_to: publisher.valid_to,
+            demo: publisher.demo,
+        };
+        let offline = crate::lifecycle::OfflineBoard::new(clock.clone());
         let issuer_id = issuer_key.issuer.clone();
         let demo_issuer = issuer_key.demo;
         Ok(AppState(Arc::new(Inner {
@@ -96,6 +113,8 @@ impl<S: Store> AppState<S> {
             limiter: RateLimiter::default(),
             trust_list,
             publisher_fingerprint,
+            publisher: publisher_copy,
+            offline,
         })))
     }
 }

@@ -17,6 +17,9 @@
 //! on failure like any test.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod lifecycle;
+pub use lifecycle::{erase_health_code_data, lifecycle_purges, shutdown_records};
+
 use std::collections::BTreeSet;
 
 use healthcode_core::audit::verify_chain;
@@ -61,6 +64,9 @@ macro_rules! conformance_tests {
             audit_about,
             concurrent_audit_appends,
             timestamps_out_of_range,
+            lifecycle_purges,
+            shutdown_records,
+            erase_health_code_data,
         ]);
     };
     (@each $backend:expr, $fresh:path, [$($test:ident),* $(,)?]) => {

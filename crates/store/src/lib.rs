@@ -17,6 +17,7 @@
 pub mod columns;
 #[cfg(feature = "conformance")]
 pub mod conformance;
+pub mod lifecycle;
 
 use std::fmt;
 use std::future::Future;
@@ -198,7 +199,7 @@ pub struct OutboxMessage {
 
 /// Persistence of the platform. Futures are `Send` so handlers can await
 /// them on a multi-threaded runtime.
-pub trait Store: Clone + Send + Sync + 'static {
+pub trait Store: Clone + Send + Sync + 'static + lifecycle::LifecycleStore {
     /// Which engine, for logs and `/healthz`: `sqlite` or `postgres`.
     fn engine(&self) -> &'static str;
 

@@ -6,4 +6,5 @@ mod support;
 
 mod citizen;
 mod errors;
+mod lifecycle;
 mod officials;

@@ -629,3 +629,6 @@ fn bench_reports_the_ratio() {
     }
     assert_usage_error(&healthcode(&["bench", "--rounds", "0"]), "--rounds");
 }
+
+#[path = "cli/lifecycle.rs"]
+mod lifecycle;

@@ -241,6 +241,7 @@ pub async fn seed<S: Store>(store: &S, settings: &Settings) -> Result<()> {
             })
             .await?;
     }
+    crate::demo_itinerary::seed_itinerary(store, settings).await?;
     Ok(())
 }
 
@@ -268,6 +269,7 @@ pub fn print_welcome(addr: SocketAddr, engine: &str, dir: &Path, secret: &str) {
             role.as_str()
         );
     }
+    crate::demo_itinerary::print_itinerary_urls(&base);
     println!(
         "\n  Verify a code offline 离线核验: curl -s {base}/.well-known/healthcode/trust-list.json > trust.json && healthcode verify --accept-demo --trust trust.json CODE_OR_PICTURE"
     );

@@ -163,7 +163,7 @@ pub fn purge(args: PurgeArgs) -> Result<ExitCode> {
 
 async fn purge_on<S: Store>(store: S, settings: Settings, dry_run: bool) -> Result<ExitCode> {
     let now = OffsetDateTime::now_utc();
-    let run = lifecycle::purge(&store, &settings.retention, now, "operator:cli", dry_run).await?;
+    let run = lifecycle::purge(&store, &settings, now, "operator:cli", dry_run).await?;
     let verb = if dry_run { "would delete" } else { "deleted" };
     for c in &run.counts {
         println!("{verb} {:>8} {}", c.records, c.category);

@@ -5,9 +5,13 @@
 //! never a backtrace.
 
 mod args;
+mod audit;
 mod bench;
+mod db;
 mod demo;
+mod demo_itinerary;
 mod demo_server;
+mod import;
 mod issue;
 mod keys;
 mod lifecycle;
@@ -56,6 +60,15 @@ enum Command {
     /// Shut a service down and delete its personal data; service status / 停止服务、删除个人数据
     #[command(subcommand)]
     Service(lifecycle::ServiceCommand),
+    /// Check the hash-chained audit log / 校验审计哈希链
+    #[command(subcommand)]
+    Audit(audit::AuditCommand),
+    /// Import carriers' stay records or risk areas (CSV or NDJSON) / 导入运营商停留记录或中高风险地区
+    #[command(subcommand)]
+    Import(import::ImportCommand),
+    /// Carrier accounts for the stay-upload API / 运营商接口账户
+    #[command(subcommand)]
+    Carrier(import::CarrierCommand),
 }
 
 fn main() -> ExitCode {
@@ -86,6 +99,9 @@ fn main() -> ExitCode {
         Command::Rules(cmd) => return rules::run(cmd),
         Command::Purge(a) => lifecycle::purge(a),
         Command::Service(cmd) => lifecycle::run(cmd),
+        Command::Audit(cmd) => audit::run(cmd),
+        Command::Import(cmd) => import::run(cmd),
+        Command::Carrier(cmd) => import::run_carrier(cmd),
     };
     match result {
         Ok(code) => code,

@@ -10,6 +10,7 @@ pub mod certlogic;
 pub mod colour;
 pub mod facts;
 pub mod identity;
+pub mod itinerary;
 pub mod mask;
 pub mod rules;
 pub mod status;

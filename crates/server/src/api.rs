@@ -16,14 +16,12 @@ use utoipa::{OpenApi, ToSchema};
 use crate::auth::{session_cookie, Citizen, ClientIp, Official};
 use crate::error::{ApiError, ApiJson, ApiQuery, ErrorBody};
 use crate::i18n::Text;
+use crate::itinerary::api::MergeItinerary;
 use crate::service::{ApplicationInput, DeclarationInput, FactInput, LiveCode, OtpSent};
 use crate::state::AppState;
 
 pub fn routes<S: Store>() -> Router<AppState<S>> {
     Router::new()
-        .route("/api/v1/otp", post(request_otp::<S>))
-        .route("/api/v1/otp/verify", post(verify_otp::<S>))
-        .route("/api/v1/sign-out", post(sign_out::<S>))
         .route("/api/v1/applications", post(apply::<S>))
         .route("/api/v1/me", get(me::<S>))
         .route("/api/v1/me/declarations", post(declare::<S>))
@@ -37,6 +35,14 @@ pub fn routes<S: Store>() -> Router<AppState<S>> {
         // Every route above is the health-code service's (lifecycle).
         .route_layer(axum::middleware::from_fn(
             crate::lifecycle::guard_health_code,
+        ))
+        // SMS sign-in serves the health code and the itinerary card: it
+        // ends when both have.
+        .route("/api/v1/otp", post(request_otp::<S>))
+        .route("/api/v1/otp/verify", post(verify_otp::<S>))
+        .route("/api/v1/sign-out", post(sign_out::<S>))
+        .route_layer(axum::middleware::from_fn(
+            crate::lifecycle::guard_sms_sign_in,
         ))
         .route(
             "/.well-known/healthcode/trust-list.json",
@@ -97,7 +103,8 @@ pub fn routes<S: Store>() -> Router<AppState<S>> {
         crate::lifecycle::routes::StatementView,
         crate::lifecycle::routes::FaceQuery,
         crate::lifecycle::routes::FaceView
-    ))
+    )),
+    modifiers(&MergeItinerary)
 )]
 pub struct ApiDoc;
 

@@ -74,6 +74,8 @@ pub struct Settings {
     /// How long data with a natural end is kept (`[retention]`; see
     /// docs/lifecycle.md).
     pub retention: crate::lifecycle::Retention,
+    /// The itinerary card (`[itinerary]`: window_days, lag_hours, card_ttl_seconds, rule_set).
+    pub itinerary: crate::itinerary::ItinerarySettings,
 }
 
 impl Default for Settings {
@@ -93,6 +95,7 @@ impl Default for Settings {
             phone_hash_secret: Secret::default(),
             demo: false,
             retention: crate::lifecycle::Retention::default(),
+            itinerary: crate::itinerary::ItinerarySettings::default(),
         }
     }
 }

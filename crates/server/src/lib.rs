@@ -8,6 +8,7 @@ pub mod clock;
 pub mod config;
 pub mod error;
 pub mod i18n;
+pub mod itinerary;
 pub mod lifecycle;
 pub mod pages;
 pub mod ratelimit;
@@ -49,6 +50,7 @@ pub fn router<S: Store>(state: AppState<S>) -> Router {
         .merge(api::routes::<S>())
         .merge(pages::routes::<S>())
         .merge(lifecycle::routes::routes::<S>())
+        .merge(itinerary::routes::<S>())
         .merge(SwaggerUi::new("/docs").url("/docs/openapi.json", api::ApiDoc::openapi()))
         .fallback(not_found)
         .layer(axum::Extension(state.offline.clone()))

@@ -124,9 +124,9 @@ pub fn routes<S: Store>() -> Router<AppState<S>> {
         )
 }
 
-type Params = Query<HashMap<String, String>>;
+pub(crate) type Params = Query<HashMap<String, String>>;
 
-fn lang_of(q: &Params, headers: &HeaderMap) -> Lang {
+pub(crate) fn lang_of(q: &Params, headers: &HeaderMap) -> Lang {
     Lang::negotiate(q.get("lang").map(String::as_str), headers)
 }
 
@@ -165,7 +165,7 @@ pub(crate) fn page<S: Store>(
     ))
 }
 
-fn urlencode(s: &str) -> String {
+pub(crate) fn urlencode(s: &str) -> String {
     s.bytes()
         .map(|b| match b {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => {
@@ -176,7 +176,7 @@ fn urlencode(s: &str) -> String {
         .collect()
 }
 
-fn error_box(lang: Lang, e: &ApiError) -> String {
+pub(crate) fn error_box(lang: Lang, e: &ApiError) -> String {
     format!(
         "<p class=\"error\" role=\"alert\">{}</p>",
         esc(e.message.get(lang))
@@ -184,7 +184,7 @@ fn error_box(lang: Lang, e: &ApiError) -> String {
 }
 
 /// Renders an error as a page, with the API error's status.
-fn error_page<S: Store>(state: &AppState<S>, lang: Lang, e: &ApiError) -> Response {
+pub(crate) fn error_page<S: Store>(state: &AppState<S>, lang: Lang, e: &ApiError) -> Response {
     let body = format!(
         "{}<p><a href=\"/\">{}</a></p>",
         error_box(lang, e),
@@ -270,7 +270,7 @@ async fn apply_phone<S: Store>(
 
 /// A posted form's fields. A body that is not a form is answered with an
 /// error page in the visitor's language.
-pub struct PageForm(HashMap<String, String>);
+pub struct PageForm(pub(crate) HashMap<String, String>);
 
 impl<S: Store> axum::extract::FromRequest<AppState<S>> for PageForm {
     type Rejection = Response;
@@ -306,7 +306,7 @@ fn bad_form(e: &FormRejection) -> ApiError {
     )
 }
 
-fn field<'a>(f: &'a HashMap<String, String>, name: &str) -> &'a str {
+pub(crate) fn field<'a>(f: &'a HashMap<String, String>, name: &str) -> &'a str {
     f.get(name).map(String::as_str).unwrap_or("")
 }
 
@@ -640,7 +640,7 @@ fn kind_label(kind: &str, lang: Lang) -> &'static str {
     }
 }
 
-fn css_colour(colour: &str) -> &'static str {
+pub(crate) fn css_colour(colour: &str) -> &'static str {
     match colour {
         "green" => "#1a9641",
         "yellow" => "#d4a600",
@@ -778,7 +778,7 @@ async fn sign_out<S: Store>(State(state): State<AppState<S>>, headers: HeaderMap
         .into_response()
 }
 
-fn sign_in_form(lang: Lang, error: Option<&ApiError>) -> String {
+pub(crate) fn sign_in_form(lang: Lang, error: Option<&ApiError>) -> String {
     format!(
         r#"<h1>{title}</h1><div class="card">{err}<form method="post" action="/official/sign-in">
 <label for="username">{user_l}</label><input id="username" name="username" type="text" autocomplete="username" required>

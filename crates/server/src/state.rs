@@ -35,6 +35,8 @@ pub struct Inner<S> {
     pub publisher: IssuerKey,
     /// Which services are offline (see `lifecycle`).
     pub offline: crate::lifecycle::OfflineBoard,
+    /// The itinerary card's window, rules and QR lifetime.
+    pub itinerary: crate::itinerary::ItineraryState,
 }
 
 /// Cheap to clone: one `Arc`.
@@ -76,6 +78,7 @@ impl<S: Store> AppState<S> {
     ) -> Result<AppState<S>, StartError> {
         settings.validate()?;
         let rules = load_rules(&settings.rule_set)?;
+        let itinerary = crate::itinerary::ItineraryState::new(&settings.itinerary)?;
         let rng = SystemRandom::new();
         let now = clock.now();
         let trust_list =
@@ -115,6 +118,7 @@ impl<S: Store> AppState<S> {
             publisher_fingerprint,
             publisher: publisher_copy,
             offline,
+            itinerary,
         })))
     }
 }

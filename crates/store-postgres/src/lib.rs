@@ -20,6 +20,7 @@
 //! retried (SERIALIZABLE) instead of forking the chain.
 #![forbid(unsafe_code)]
 
+mod itinerary;
 mod lifecycle;
 
 use std::future::Future;

@@ -35,6 +35,53 @@ const HEALTH_CODE_TABLES: [(&str, &str); 6] = [
 ];
 
 impl PgStore {
+    /// ANALYZE copies sample values (most common values, histogram
+    /// bounds) into pg_statistic, and deleting every row of a table leaves
+    /// them there (ANALYZE of an empty table keeps the old ones). Removes
+    /// the statistics of every table of this schema that is now empty.
+    async fn drop_stale_statistics(&self) -> StorageStep {
+        const STEP: &str = "DELETE FROM pg_statistic (emptied tables)";
+        let tables: Vec<String> = match sqlx::query_scalar(
+            "SELECT DISTINCT tablename::text FROM pg_stats WHERE schemaname = current_schema()",
+        )
+        .fetch_all(self.pool())
+        .await
+        {
+            Ok(t) => t,
+            Err(e) => return StorageStep::not_done(STEP, error(e, "maintenance").to_string()),
+        };
+        let mut emptied = Vec::new();
+        for table in tables {
+            let quoted = format!("\"{}\"", table.replace('"', "\"\""));
+            let empty: std::result::Result<bool, _> =
+                sqlx::query_scalar(&format!("SELECT NOT EXISTS (SELECT 1 FROM {quoted})"))
+                    .fetch_one(self.pool())
+                    .await;
+            if matches!(empty, Ok(true)) {
+                emptied.push(quoted);
+            }
+        }
+        if emptied.is_empty() {
+            return StorageStep::done(STEP);
+        }
+        let regclasses = emptied
+            .iter()
+            .map(|t| format!("'{}'::regclass", t.replace('\'', "''")))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let sql = format!("DELETE FROM pg_catalog.pg_statistic WHERE starelid IN ({regclasses})");
+        match sqlx::raw_sql(&sql).execute(self.pool()).await {
+            Ok(_) => StorageStep::done(STEP),
+            Err(e) => StorageStep::not_done(
+                STEP,
+                format!(
+                    "{}; as a superuser run: {sql}; then VACUUM FULL pg_catalog.pg_statistic",
+                    error(e, "maintenance")
+                ),
+            ),
+        }
+    }
+
     /// Runs a maintenance statement (simple protocol, outside any
     /// transaction); a refusal (permissions, a read-only replica) becomes a
     /// step not done, with PostgreSQL's reason.
@@ -61,10 +108,12 @@ impl LifecycleStore for PgStore {
         const WHAT: &str = "purge";
         let now = instant(cutoffs.now)?;
         let outbox = instant(cutoffs.outbox_before)?;
-        let work: [(&str, &str, &str, i64); 3] = [
+        let carrier = instant(cutoffs.carrier_stays_before)?;
+        let work: [(&str, &str, &str, i64); 4] = [
             ("sessions", "sessions", "expires_ns <= $1", now),
             ("one_time_codes", "otp_challenges", "expires_ns <= $1", now),
             ("sms_outbox_messages", "outbox", "created_ns < $1", outbox),
+            ("carrier_stays", "carrier_stays", "last_seen < $1", carrier),
         ];
         retrying(|| async {
             let mut tx = self.pool().begin().await.map_err(sql(WHAT))?;
@@ -309,10 +358,10 @@ impl LifecycleStore for PgStore {
     }
 
     async fn compact_after_erasure(&self) -> Result<Vec<StorageStep>> {
-        let mut steps = vec![
-            // Every table of the database: other services' tables too.
-            self.maintenance("VACUUM FULL", "VACUUM FULL").await,
-        ];
+        let mut steps = vec![self.drop_stale_statistics().await];
+        // Every table of the database: other services' tables too (and,
+        // for a superuser, the catalogs, pg_statistic's dead rows included).
+        steps.push(self.maintenance("VACUUM FULL", "VACUUM FULL").await);
         for _ in 0..2 {
             steps.push(
                 self.maintenance("SELECT pg_switch_wal()", "SELECT pg_switch_wal()")

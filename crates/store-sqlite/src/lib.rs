@@ -18,6 +18,8 @@
 //! `migrations/` are embedded and run on connect.
 #![forbid(unsafe_code)]
 
+mod itinerary;
+
 use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;

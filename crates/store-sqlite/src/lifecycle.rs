@@ -42,10 +42,12 @@ impl LifecycleStore for SqliteStore {
         const WHAT: &str = "purge";
         let now = instant(cutoffs.now)?;
         let outbox = instant(cutoffs.outbox_before)?;
-        let work: [(&str, &str, &str, i64); 3] = [
+        let carrier = instant(cutoffs.carrier_stays_before)?;
+        let work: [(&str, &str, &str, i64); 4] = [
             ("sessions", "sessions", "expires_ns <= ?", now),
             ("one_time_codes", "otp_challenges", "expires_ns <= ?", now),
             ("sms_outbox_messages", "outbox", "created_ns < ?", outbox),
+            ("carrier_stays", "carrier_stays", "last_seen < ?", carrier),
         ];
         let mut tx = self.pool().begin().await.map_err(|e| error(e, WHAT))?;
         let mut counts = Vec::with_capacity(work.len());

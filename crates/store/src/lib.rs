@@ -17,6 +17,9 @@
 pub mod columns;
 #[cfg(feature = "conformance")]
 pub mod conformance;
+pub mod itinerary;
+#[cfg(feature = "conformance")]
+pub mod itinerary_conformance;
 pub mod lifecycle;
 
 use std::fmt;
@@ -199,7 +202,9 @@ pub struct OutboxMessage {
 
 /// Persistence of the platform. Futures are `Send` so handlers can await
 /// them on a multi-threaded runtime.
-pub trait Store: Clone + Send + Sync + 'static + lifecycle::LifecycleStore {
+pub trait Store:
+    Clone + Send + Sync + 'static + itinerary::ItineraryStore + lifecycle::LifecycleStore
+{
     /// Which engine, for logs and `/healthz`: `sqlite` or `postgres`.
     fn engine(&self) -> &'static str;
 

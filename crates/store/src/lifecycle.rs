@@ -142,6 +142,8 @@ pub struct RetentionCutoffs {
     pub now: OffsetDateTime,
     /// Development outbox messages created before this go.
     pub outbox_before: OffsetDateTime,
+    /// Carrier stays that ended before this go (`last_seen < cutoff`).
+    pub carrier_stays_before: OffsetDateTime,
 }
 
 /// A published, signed deletion statement (the signed JSON document as text).
@@ -158,7 +160,8 @@ pub trait LifecycleStore: Send + Sync {
     /// Deletes (or with `dry_run` only counts) what has outlived its
     /// retention: sessions and one-time codes expired at `cutoffs.now`
     /// (`expires_at <= now`), outbox messages created before
-    /// `cutoffs.outbox_before`. Returns the counts by category, in a fixed
+    /// `cutoffs.outbox_before`, carrier stays that ended before
+    /// `cutoffs.carrier_stays_before`. Returns the counts by category, in a fixed
     /// order, zeros included.
     fn purge_retention(
         &self,

@@ -73,6 +73,10 @@ pub struct Retention {
     /// Development SMS outbox messages are kept this long (hours, default
     /// 24): long enough to read a code, no longer.
     pub outbox_hours: i64,
+    /// Carrier stays are kept for the itinerary card's window and its lag
+    /// (`[itinerary] window_days`, `lag_hours`) plus this margin (days,
+    /// default 1), then deleted.
+    pub carrier_stays_margin_days: i64,
 }
 
 impl Default for Retention {
@@ -80,6 +84,7 @@ impl Default for Retention {
         Retention {
             purge_interval_minutes: 10,
             outbox_hours: 24,
+            carrier_stays_margin_days: 1,
         }
     }
 }
@@ -98,14 +103,27 @@ impl Retention {
                 why: "must be between 1 hour and a year (8784)".into(),
             });
         }
+        if !(0..=366).contains(&self.carrier_stays_margin_days) {
+            return Err(ConfigError::Invalid {
+                name: "retention.carrier_stays_margin_days",
+                why: "must be between 0 and 366 days".into(),
+            });
+        }
         Ok(())
     }
 
     /// The cutoffs of a purge at `now`.
-    pub fn cutoffs(&self, now: OffsetDateTime) -> RetentionCutoffs {
+    pub fn cutoffs(
+        &self,
+        now: OffsetDateTime,
+        itinerary: &crate::itinerary::ItinerarySettings,
+    ) -> RetentionCutoffs {
         RetentionCutoffs {
             now,
             outbox_before: now - Duration::hours(self.outbox_hours),
+            carrier_stays_before: now
+                - Duration::days(i64::from(itinerary.window_days) + self.carrier_stays_margin_days)
+                - Duration::hours(i64::from(itinerary.lag_hours)),
         }
     }
 }
@@ -177,12 +195,12 @@ impl PurgeRun {
 /// the job runs every few minutes, and empty entries would bury the chain.
 pub async fn purge<S: Store>(
     store: &S,
-    retention: &Retention,
+    settings: &crate::config::Settings,
     now: OffsetDateTime,
     actor: &str,
     dry_run: bool,
 ) -> Result<PurgeRun, LifecycleError> {
-    let cutoffs = retention.cutoffs(now);
+    let cutoffs = settings.retention.cutoffs(now, &settings.itinerary);
     let counts = store.purge_retention(&cutoffs, dry_run).await?;
     let run = PurgeRun {
         at: now,
@@ -209,6 +227,7 @@ pub async fn purge<S: Store>(
                 details: serde_json::json!({
                     "deleted": counts,
                     "outbox_before": rfc3339(cutoffs.outbox_before),
+                    "carrier_stays_before": rfc3339(cutoffs.carrier_stays_before),
                     "expired_at": rfc3339(cutoffs.now),
                 })
                 .to_string(),
@@ -296,15 +315,29 @@ pub async fn guard_checkins(req: Request, next: Next) -> Response {
     guard(Service::Checkins, req, next).await
 }
 
+/// The guard of SMS sign-in (one-time codes, sessions), which both the
+/// health code and the itinerary card use: offline once both are.
+pub async fn guard_sms_sign_in(req: Request, next: Next) -> Response {
+    guard_all(&[Service::HealthCode, Service::Itinerary], req, next).await
+}
+
 async fn guard(service: Service, req: Request, next: Next) -> Response {
+    guard_all(&[service], req, next).await
+}
+
+/// Passes the request on unless every one of `services` is offline.
+async fn guard_all(services: &[Service], req: Request, next: Next) -> Response {
     let board = req.extensions().get::<OfflineBoard>().cloned();
     let Some(board) = board else {
         // The router always installs the board; without it, refuse rather
         // than serve a service that may have ended.
-        tracing::error!(%service, "no offline board on the request");
+        tracing::error!(?services, "no offline board on the request");
         return ApiError::internal("offline board missing").into_response();
     };
-    match board.offline(service) {
+    let mut ended = services.iter().map(|&s| board.offline(s));
+    let first = ended.next().flatten();
+    let all_ended = first.is_some() && ended.all(|s| s.is_some());
+    match first.filter(|_| all_ended) {
         None => next.run(req).await,
         Some(shutdown) => {
             let wants_json = req.uri().path().starts_with("/api/")
@@ -473,8 +506,8 @@ pub async fn schedule<S: Store>(
 /// Whether this build holds data of the service that it can delete.
 fn supported(service: Service) -> bool {
     match service {
-        Service::HealthCode => true,
-        Service::Itinerary | Service::Checkins => false,
+        Service::HealthCode | Service::Itinerary => true,
+        Service::Checkins => false,
     }
 }
 
@@ -568,9 +601,14 @@ pub async fn execute<S: Store>(
         None => {
             let counts = match service {
                 Service::HealthCode => state.store.erase_health_code_data().await?,
-                Service::Itinerary | Service::Checkins => {
-                    return Err(LifecycleError::NotInThisBuild(service))
+                Service::Itinerary => {
+                    let erased = state.store.erase_itinerary_data().await?;
+                    vec![
+                        ErasedCategory::new("carrier_stays", erased.carrier_stays),
+                        ErasedCategory::new("itinerary_card_queries", erased.card_queries),
+                    ]
                 }
+                Service::Checkins => return Err(LifecycleError::NotInThisBuild(service)),
             };
             state
                 .store
@@ -743,7 +781,7 @@ pub async fn background<S: Store>(state: AppState<S>) {
         if tick.is_multiple_of(purge_every.max(1)) {
             if let Err(e) = purge(
                 &state.store,
-                &state.settings.retention,
+                &state.settings,
                 state.now(),
                 "system:retention",
                 false,

@@ -11,10 +11,12 @@ use std::sync::Arc;
 use healthcode_codec::deletion::DeletionStatement;
 use healthcode_codec::{IssuerKey, SigningKey};
 use healthcode_core::identity::resident_id_check_character;
+use healthcode_core::itinerary::CityCode;
 use healthcode_server::lifecycle::{self, ShutdownRequest};
 use healthcode_server::security::{Phone, PhoneHasher};
 use healthcode_server::sms::OutboxSender;
 use healthcode_server::{AppState, FixedClock, Secret, Settings};
+use healthcode_store::itinerary::CarrierStay;
 use healthcode_store::lifecycle::Service;
 use healthcode_store::Store;
 use healthcode_store_sqlite::SqliteStore;
@@ -184,6 +186,91 @@ impl<S: Store> Deployment<S> {
         client
     }
 
+    /// Carrier stays of the planted phone (three cities) and of another.
+    async fn plant_stays(&self) {
+        let hasher = PhoneHasher::new(SECRET.as_bytes());
+        let mut stays = Vec::new();
+        for (n, (phone, city)) in [
+            (PHONE, "440100"),
+            (PHONE, "440300"),
+            (PHONE, "110100"),
+            ("13700001111", "440100"),
+            ("13700002222", "310100"),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let first = T0 - Duration::days(3) + Duration::hours(n as i64);
+            stays.push(CarrierStay {
+                phone: hasher.hash(&Phone::parse(phone).unwrap()),
+                city: CityCode::parse(city).unwrap(),
+                first_seen: first,
+                last_seen: first + Duration::hours(6),
+                cell: Some(format!("cell-{n}")),
+                carrier: Some("demo-carrier".into()),
+            });
+        }
+        let counts = self.state.store.insert_carrier_stays(&stays).await.unwrap();
+        assert_eq!(counts.inserted, 5);
+    }
+
+    /// Shuts the itinerary card down now (nothing kept); returns the
+    /// statement's id.
+    async fn shut_down_itinerary(&self) -> String {
+        let now = self.state.now();
+        let shutdown = lifecycle::schedule(
+            &self.state.store,
+            ShutdownRequest {
+                service: Service::Itinerary,
+                at: now,
+                decision:
+                    "国务院联防联控机制综合组：12月13日0时起下线“通信行程卡” / itinerary card ends"
+                        .into(),
+                keep: vec![],
+                scheduled_by: "operator:test".into(),
+            },
+            now,
+        )
+        .await
+        .unwrap();
+        lifecycle::refresh(&self.state).await.unwrap();
+        let r = self
+            .client()
+            .get(self.url("/itinerary"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 410, "the card's page is offline");
+        let r = self
+            .client()
+            .post(self.url("/api/v1/itinerary"))
+            .json(&json!({}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 410, "the card's API is offline");
+        let r = self
+            .client()
+            .get(self.url("/risk-areas"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "risk areas are not the card's");
+        let statement = lifecycle::execute(&self.state, &shutdown, "operator:test")
+            .await
+            .unwrap();
+        let s = DeletionStatement::open(
+            &statement.signed_json,
+            Some(&self.state.publisher_fingerprint),
+        )
+        .unwrap()
+        .statement;
+        assert_eq!(s.service, "itinerary");
+        assert_eq!(s.deleted[0].category, "carrier_stays");
+        assert_eq!(s.deleted[0].records, 5);
+        statement.id
+    }
+
     /// Shuts the health-code service down now, keeping the code face, the
     /// way `healthcode service shutdown` does; returns the statement's id.
     async fn shut_down_health_code(&self, client: &reqwest::Client) -> String {
@@ -338,7 +425,8 @@ impl<S: Store> Deployment<S> {
             .unwrap();
         assert_eq!(services[0]["service"], "health-code");
         assert_eq!(services[0]["state"], "ended");
-        assert_eq!(services[1]["state"], "online");
+        assert_eq!(services[1]["state"], "ended", "the itinerary card too");
+        assert_eq!(services[2]["state"], "online");
         // The trust list and health check stay up; the chain verifies.
         let r = reqwest::get(self.url("/.well-known/healthcode/trust-list.json"))
             .await
@@ -396,6 +484,7 @@ async fn sqlite_shutdown_leaves_no_planted_data_in_the_files() {
     let store = SqliteStore::open_dir(dir.path()).await.unwrap();
     let d = Deployment::start(store).await;
     let client = d.plant().await;
+    d.plant_stays().await;
 
     // Positive control: the scan finds what is there (only the phone
     // number itself is never stored, before or after).
@@ -411,6 +500,7 @@ async fn sqlite_shutdown_leaves_no_planted_data_in_the_files() {
         "{before:?}"
     );
 
+    d.shut_down_itinerary().await;
     let id = d.shut_down_health_code(&client).await;
     let (files, after) = scan(dir.path());
     assert!(files >= 1);
@@ -453,6 +543,21 @@ async fn postgres_shutdown_leaves_no_planted_data_in_the_files() {
     let data = cluster.dir().join("data");
     let d = Deployment::start(store.clone()).await;
     let client = d.plant().await;
+    d.plant_stays().await;
+    // Statistics exist, as autovacuum's ANALYZE makes them on a real
+    // deployment: sample values of the columns land in pg_statistic.
+    sqlx::raw_sql("ANALYZE")
+        .execute(store.pool())
+        .await
+        .unwrap();
+    let sampled: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM pg_stats WHERE tablename = 'carrier_stays' AND attname = 'phone_hash' \
+         AND (most_common_vals IS NOT NULL OR histogram_bounds IS NOT NULL)",
+    )
+    .fetch_one(store.pool())
+    .await
+    .unwrap();
+    assert_eq!(sampled, 1, "the phone hashes are sampled into pg_statistic");
 
     sqlx::raw_sql("CHECKPOINT")
         .execute(store.pool())
@@ -466,6 +571,7 @@ async fn postgres_shutdown_leaves_no_planted_data_in_the_files() {
         );
     }
 
+    d.shut_down_itinerary().await;
     let id = d.shut_down_health_code(&client).await;
     let (files, after) = scan(&data);
     assert!(
@@ -605,14 +711,14 @@ async fn retention_purges_and_audits_only_when_something_went() {
         false,
     )
     .await;
-    let retention = d.state.settings.retention.clone();
+    let settings = d.state.settings.clone();
     let audit_len = || async { d.state.store.audit_entries(0, 10_000).await.unwrap().len() };
 
     // Within a day: nothing to delete, no audit entry.
     let entries = audit_len().await;
     let run = lifecycle::purge(
         &d.state.store,
-        &retention,
+        &settings,
         T0 + Duration::hours(1),
         "system:retention",
         false,
@@ -624,7 +730,7 @@ async fn retention_purges_and_audits_only_when_something_went() {
 
     // Two days on: the outbox message and the session are past their time.
     let later = T0 + Duration::days(8);
-    let dry = lifecycle::purge(&d.state.store, &retention, later, "operator:cli", true)
+    let dry = lifecycle::purge(&d.state.store, &settings, later, "operator:cli", true)
         .await
         .unwrap();
     assert!(dry.total() >= 2, "{}", dry.summary());
@@ -633,7 +739,7 @@ async fn retention_purges_and_audits_only_when_something_went() {
         1,
         "a dry run deletes nothing"
     );
-    let run = lifecycle::purge(&d.state.store, &retention, later, "system:retention", false)
+    let run = lifecycle::purge(&d.state.store, &settings, later, "system:retention", false)
         .await
         .unwrap();
     assert_eq!(run.counts, dry.counts);

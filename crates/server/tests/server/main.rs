@@ -6,5 +6,6 @@ mod support;
 
 mod citizen;
 mod errors;
+mod itinerary;
 mod lifecycle;
 mod officials;

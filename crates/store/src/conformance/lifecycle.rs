@@ -5,11 +5,13 @@ use time::macros::datetime;
 use time::Duration;
 
 use super::{assert_conflict, otp, person, phone, record, session, Must};
+use crate::itinerary::CarrierStay;
 use crate::lifecycle::{
     DeletionStatementRecord, ErasedCategory, KeptCodeFace, RetentionCutoffs, Service,
     ServiceShutdown,
 };
 use crate::{OfficialAccount, Role, SessionSubject, Store, StoreError};
+use healthcode_core::itinerary::CityCode;
 
 /// Sessions and one-time codes go when expired, each counted apart;
 /// outbox messages go when older than the cutoff.
@@ -40,14 +42,29 @@ pub async fn lifecycle_purges<S: Store>(backend: &str, store: S) {
             .await
             .must(backend);
     }
+    // Carrier stays: one ended 17 days ago, one 10 days ago.
+    let stay = |days_ago: i64| CarrierStay {
+        phone: phone(1),
+        city: CityCode::parse("440100").unwrap(),
+        first_seen: now - Duration::days(days_ago) - Duration::hours(6),
+        last_seen: now - Duration::days(days_ago),
+        cell: None,
+        carrier: None,
+    };
+    store
+        .insert_carrier_stays(&[stay(17), stay(10)])
+        .await
+        .must(backend);
     let cutoffs = RetentionCutoffs {
         now,
         outbox_before: now - Duration::hours(24),
+        carrier_stays_before: now - Duration::days(16),
     };
     let expected = vec![
         ErasedCategory::new("sessions", 2),
         ErasedCategory::new("one_time_codes", 1),
         ErasedCategory::new("sms_outbox_messages", 2),
+        ErasedCategory::new("carrier_stays", 1),
     ];
     assert_eq!(
         store.purge_retention(&cutoffs, true).await.must(backend),
@@ -71,6 +88,12 @@ pub async fn lifecycle_purges<S: Store>(backend: &str, store: S) {
     assert!(store.session(&[3; 32], now).await.must(backend).is_some());
     assert!(store.otp(&phone(2)).await.must(backend).is_some());
     assert_eq!(store.outbox(10).await.must(backend).len(), 2);
+    let left = store
+        .carrier_stays(&phone(1), now - Duration::days(30), now)
+        .await
+        .must(backend);
+    assert_eq!(left.len(), 1, "[{backend}] the recent stay stays");
+    assert_eq!(left[0].last_seen, now - Duration::days(10));
     assert!(store
         .purge_retention(&cutoffs, false)
         .await

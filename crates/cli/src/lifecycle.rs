@@ -376,6 +376,12 @@ fn verify_statement(args: VerifyStatementArgs) -> Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        Err(healthcode_codec::trust::TrustError::PinMismatch { found, pinned }) => {
+            eprintln!(
+                "error: invalid deletion statement: signed by publisher key {found}, which does not match the pinned {pinned}"
+            );
+            Ok(ExitCode::from(1))
+        }
         Err(e) => {
             eprintln!("error: invalid deletion statement: {e}");
             Ok(ExitCode::from(1))

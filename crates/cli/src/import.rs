@@ -314,6 +314,7 @@ impl Source {
     /// split into fields comes as `Err(reason)`.
     fn for_each(
         self,
+        required: &[&str],
         mut each: impl FnMut(u64, std::result::Result<serde_json::Value, String>) -> Result<()>,
     ) -> Result<()> {
         match self.format {
@@ -342,6 +343,15 @@ impl Source {
                     .iter()
                     .map(str::to_owned)
                     .collect::<Vec<_>>();
+                for column in required {
+                    if !headers.iter().any(|h| h == column) {
+                        bail!(
+                            "the CSV header row lacks the column {column:?} (it needs {}; found {:?})",
+                            required.join(", "),
+                            headers.join(",").chars().take(120).collect::<String>()
+                        );
+                    }
+                }
                 let mut record = csv::StringRecord::new();
                 loop {
                     let n = reader.position().line();
@@ -398,16 +408,21 @@ impl Rejected {
 
     fn print(&self) {
         for s in &self.shown {
-            println!("  {s}");
+            say(&format!("  {s}"));
         }
         if self.count > self.shown.len() as u64 {
-            println!(
-                "  … and {} more rejected lines / 另有 {} 行被拒绝",
-                self.count - self.shown.len() as u64,
-                self.count - self.shown.len() as u64
-            );
+            let more = self.count - self.shown.len() as u64;
+            say(&format!(
+                "  … and {more} more rejected lines / 另有 {more} 行被拒绝"
+            ));
         }
     }
+}
+
+/// A line on stdout; a closed pipe (`| head`) is not an error.
+fn say(line: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stdout().lock(), "{line}");
 }
 
 async fn import_stays<S: Store>(
@@ -424,24 +439,27 @@ async fn import_stays<S: Store>(
         let mut rejected = Rejected::default();
         let mut read = 0u64;
         let mut batch = Vec::with_capacity(BATCH);
-        source.for_each(|n, value| {
-            read += 1;
-            let parsed = value.and_then(|v| {
-                let input: StayInput =
-                    serde_json::from_value(v).map_err(|e| format!("record: {e}"))?;
-                records::stay(&input, &phones, now, carrier.as_deref()).map_err(|r| r.line())
-            });
-            match parsed {
-                Ok(stay) => batch.push(stay),
-                Err(reason) => rejected.push(n, reason),
-            }
-            if batch.len() >= BATCH {
-                let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
-                tx.blocking_send(full)
-                    .map_err(|_| anyhow!("the database writer stopped"))?;
-            }
-            Ok(())
-        })?;
+        source.for_each(
+            &["phone", "city_code", "first_seen", "last_seen"],
+            |n, value| {
+                read += 1;
+                let parsed = value.and_then(|v| {
+                    let input: StayInput =
+                        serde_json::from_value(v).map_err(|e| format!("record: {e}"))?;
+                    records::stay(&input, &phones, now, carrier.as_deref()).map_err(|r| r.line())
+                });
+                match parsed {
+                    Ok(stay) => batch.push(stay),
+                    Err(reason) => rejected.push(n, reason),
+                }
+                if batch.len() >= BATCH {
+                    let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
+                    tx.blocking_send(full)
+                        .map_err(|_| anyhow!("the database writer stopped"))?;
+                }
+                Ok(())
+            },
+        )?;
         if !batch.is_empty() {
             tx.blocking_send(batch)
                 .map_err(|_| anyhow!("the database writer stopped"))?;
@@ -472,11 +490,11 @@ async fn import_stays<S: Store>(
     }
     let (rejected, read) = parsed?;
     let secs = started.elapsed().as_secs_f64();
-    println!(
+    say(&format!(
         "carrier records 运营商记录: {read} read 读取, {imported} imported 导入, {present} already present 已存在, {} rejected 拒绝 ({secs:.1} s, {:.0} records/s)",
         rejected.count,
         read as f64 / secs.max(1e-9)
-    );
+    ));
     rejected.print();
     Ok(if rejected.count == 0 {
         ExitCode::SUCCESS
@@ -488,7 +506,8 @@ async fn import_stays<S: Store>(
 async fn import_areas<S: Store>(store: &S, source: Source) -> Result<ExitCode> {
     let mut rejected = Rejected::default();
     let mut inputs = Vec::new();
-    source.for_each(|n, value| {
+    let required = ["city_code", "area_zh", "area_en", "level", "starts_at"];
+    source.for_each(&required, |n, value| {
         let parsed = value.and_then(|v| {
             let input: RiskAreaInput =
                 serde_json::from_value(v).map_err(|e| format!("record: {e}"))?;
@@ -534,10 +553,10 @@ async fn import_areas<S: Store>(store: &S, source: Source) -> Result<ExitCode> {
             Err(e) => return Err(e.into()),
         }
     }
-    println!(
+    say(&format!(
         "risk areas 风险地区: {imported} imported 导入, {present} already present 已存在, {} rejected 拒绝",
         rejected.count
-    );
+    ));
     rejected.print();
     Ok(if rejected.count == 0 {
         ExitCode::SUCCESS

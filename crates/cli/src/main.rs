@@ -9,12 +9,15 @@ mod audit;
 mod bench;
 mod db;
 mod demo;
+mod demo_channels;
 mod demo_itinerary;
 mod demo_server;
+mod federation;
 mod import;
 mod issue;
 mod keys;
 mod lifecycle;
+mod rotate;
 mod rules;
 mod serve;
 mod verify;
@@ -50,6 +53,12 @@ enum Command {
     /// Generate issuer keys, build trust and revocation lists / 密钥、信任列表与撤销列表
     #[command(subcommand)]
     Keys(keys::KeysCommand),
+    /// Register, list and disable channels (partner apps' API clients) / 渠道管理
+    #[command(subcommand)]
+    Channels(federation::ChannelsCommand),
+    /// Import, list and refresh other deployments' trust lists / 信任列表（互认）
+    #[command(subcommand)]
+    Trust(federation::TrustCommand),
     /// Measure verification and issuance speed on this machine / 测量本机核验与签发速度
     Bench(bench::BenchArgs),
     /// Evaluate and validate colour rules (CertLogic) / 颜色规则
@@ -95,6 +104,8 @@ fn main() -> ExitCode {
         Command::Issue(a) => issue::run(a),
         Command::Verify(a) => verify::run(a),
         Command::Keys(cmd) => keys::run(cmd),
+        Command::Channels(cmd) => federation::channels(cmd),
+        Command::Trust(cmd) => federation::trust(cmd),
         Command::Bench(a) => bench::run(a),
         Command::Rules(cmd) => return rules::run(cmd),
         Command::Purge(a) => lifecycle::purge(a),

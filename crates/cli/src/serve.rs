@@ -180,7 +180,8 @@ pub fn demo(args: ServeArgs) -> Result<ExitCode> {
     settings.demo = true;
     settings.phone_hash_secret = healthcode_server::Secret::new(secret);
     settings.region_id = issuer.issuer.clone();
-    let db = database(args.data.as_deref(), args.database.as_deref(), Some(&dir))?;
+    // The demo's --data holds its keys; --database, when given, is where its data goes.
+    let db = database(None, args.database.as_deref(), Some(&dir))?;
     let dir_for_print = dir.clone();
     let secret_for_print = settings.phone_hash_secret.expose().to_owned();
     let ready = Box::new(move |addr: SocketAddr, engine: &str| {

@@ -12,6 +12,7 @@ pub mod facts;
 pub mod identity;
 pub mod itinerary;
 pub mod mask;
+pub mod regions;
 pub mod rules;
 pub mod status;
 pub mod view;

@@ -4,12 +4,16 @@
 
 pub mod api;
 pub mod auth;
+pub mod channels;
 pub mod clock;
 pub mod config;
 pub mod error;
+pub mod federation;
+pub mod guide;
 pub mod i18n;
 pub mod itinerary;
 pub mod lifecycle;
+pub mod openapi_regions;
 pub mod pages;
 pub mod ratelimit;
 pub mod security;
@@ -50,6 +54,9 @@ pub fn router<S: Store>(state: AppState<S>) -> Router {
         .merge(api::routes::<S>())
         .merge(pages::routes::<S>())
         .merge(lifecycle::routes::routes::<S>())
+        .merge(guide::routes::<S>())
+        .merge(channels::routes::<S>())
+        .merge(federation::routes::<S>())
         .merge(itinerary::routes::<S>())
         .merge(SwaggerUi::new("/docs").url("/docs/openapi.json", api::ApiDoc::openapi()))
         .fallback(not_found)
@@ -91,10 +98,16 @@ pub async fn serve<S: Store>(
         )));
     }
     let job = tokio::spawn(lifecycle::background(state.clone()));
+    // Imported trust lists are trusted from the first request on.
+    if let Err(e) = state.reload_trust_imports().await {
+        tracing::warn!(error = %e.message.en, "loading imported trust lists failed");
+    }
+    let federation = tokio::spawn(federation::refresh_forever(state.clone()));
     let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
     let served = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await;
     job.abort();
+    federation.abort();
     served
 }

@@ -71,6 +71,8 @@ mod t {
         VALUE => "体温（℃）或结果", "Temperature (℃) or result";
         RECORDED => "已登记并写入审计链。", "Recorded, and appended to the audit chain.";
         NOT_FOUND => "页面不存在。", "Page not found.";
+        CHANNEL => "申领渠道", "Applied through";
+        GUIDE => "在哪里、如何申领健康码", "Where and how do I get my code";
     }
 }
 
@@ -230,11 +232,13 @@ async fn home<S: Store>(
     };
     let body = format!(
         r#"<h1>{name}</h1><p>{tagline}</p><a class="button" href="/code">{my}</a>
+<a class="button secondary" href="/guide">{guide}</a>
 <a class="button secondary" href="/official">{off}</a>{outbox}<a class="button secondary" href="/docs/">{api}</a>"#,
         name = esc(state.settings.code_name.get(lang)),
         tagline = t::TAGLINE.get(lang),
         my = t::MY_CODE.get(lang),
         off = t::OFFICIALS.get(lang),
+        guide = t::GUIDE.get(lang),
         api = t::API_DOCS.get(lang),
     );
     page(&state, lang, "/", state.settings.code_name.get(lang), &body)
@@ -601,14 +605,16 @@ async fn code_html<S: Store>(
         name,
         document,
         kind,
+        channel,
         ..
     } = &view.person;
+    let channel = crate::channels::channel_label(state, channel, lang).await;
     Ok(Some(format!(
         r#"<section class="card code" style="--c:{css}" id="code-data" data-refresh="{refresh}" data-code="{code}" data-colour="{colour}">
 <div class="colour">{label}</div><div class="qr">{svg}</div>
 <div class="note">{now_l}</div><div class="clock" id="clock"></div>
 <dl><dt>{name_l}</dt><dd>{name}</dd><dt>{doc_l}</dt><dd>{document}</dd><dt>{kind_l}</dt><dd>{kind}</dd>
-<dt>{valid_l}</dt><dd>{expires}</dd></dl></section>
+<dt>{channel_l}</dt><dd>{channel}</dd><dt>{valid_l}</dt><dd>{expires}</dd></dl></section>
 <section class="card why"><h2>{why_l}</h2><p>{explanation}</p><ul>{why}</ul><p class="note">{rules_l}: {rule_set}</p></section>"#,
         css = css_colour(&view.colour),
         refresh = view.refresh_in_seconds,
@@ -621,6 +627,8 @@ async fn code_html<S: Store>(
         document = esc(document),
         kind_l = t::KIND.get(lang),
         kind = kind_label(kind, lang),
+        channel_l = t::CHANNEL.get(lang),
+        channel = esc(&channel),
         valid_l = t::VALID_UNTIL.get(lang),
         now_l = t::NOW.get(lang),
         expires = esc(view.expires_at.as_deref().unwrap_or("")),

@@ -20,6 +20,7 @@
 //! retried (SERIALIZABLE) instead of forking the chain.
 #![forbid(unsafe_code)]
 
+mod federation;
 mod itinerary;
 mod lifecycle;
 

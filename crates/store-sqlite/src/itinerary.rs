@@ -18,6 +18,9 @@ use crate::{error, get, Cols, SqliteStore};
 /// full chunk.
 pub const ROWS_PER_STATEMENT: usize = 500;
 
+/// The page cache of a connection that imports stays: 256 MiB.
+const IMPORT_CACHE: &str = "PRAGMA cache_size = -262144";
+
 fn insert_sql(rows: usize) -> String {
     insert_sql_ending(rows, " ON CONFLICT DO NOTHING")
 }
@@ -49,7 +52,18 @@ impl ItineraryStore for SqliteStore {
             return Ok(InsertCounts::default());
         }
         let full_sql = insert_sql(ROWS_PER_STATEMENT);
-        let mut tx = self.pool.begin().await.map_err(|e| error(e, WHAT))?;
+        let mut conn = self.pool.acquire().await.map_err(|e| error(e, WHAT))?;
+        // Stays arrive in phone-hash order, which is random: with SQLite's
+        // default 2 MB page cache almost every row reads a page back from
+        // the OS. A bigger cache on this connection keeps the key's upper
+        // levels in memory (it is only filled as needed).
+        sqlx::query(IMPORT_CACHE)
+            .execute(&mut *conn)
+            .await
+            .map_err(|e| error(e, WHAT))?;
+        let mut tx = sqlx::Connection::begin(&mut *conn)
+            .await
+            .map_err(|e| error(e, WHAT))?;
         let mut inserted = 0u64;
         for chunk in stays.chunks(ROWS_PER_STATEMENT) {
             let partial;

@@ -18,6 +18,7 @@
 //! `migrations/` are embedded and run on connect.
 #![forbid(unsafe_code)]
 
+mod federation;
 mod itinerary;
 
 use std::path::Path;

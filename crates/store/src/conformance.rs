@@ -67,6 +67,8 @@ macro_rules! conformance_tests {
             lifecycle_purges,
             shutdown_records,
             erase_health_code_data,
+            channels_lifecycle,
+            trust_imports_refuse_rollback,
         ]);
     };
     (@each $backend:expr, $fresh:path, [$($test:ident),* $(,)?]) => {
@@ -80,6 +82,9 @@ macro_rules! conformance_tests {
         )*
     };
 }
+
+mod federation;
+pub use federation::*;
 
 // ----------------------------------------------------------------------------
 // Fixtures

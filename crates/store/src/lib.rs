@@ -17,6 +17,7 @@
 pub mod columns;
 #[cfg(feature = "conformance")]
 pub mod conformance;
+pub mod federation;
 pub mod itinerary;
 #[cfg(feature = "conformance")]
 pub mod itinerary_conformance;
@@ -32,6 +33,8 @@ use healthcode_core::{
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 use time::OffsetDateTime;
+
+pub use federation::{Channel, ChannelStore, ImportedTrustList, TrustImportStore};
 
 /// What can go wrong in storage. Backends map their errors onto these.
 #[derive(Debug, Error)]
@@ -203,7 +206,14 @@ pub struct OutboxMessage {
 /// Persistence of the platform. Futures are `Send` so handlers can await
 /// them on a multi-threaded runtime.
 pub trait Store:
-    Clone + Send + Sync + 'static + itinerary::ItineraryStore + lifecycle::LifecycleStore
+    Clone
+    + Send
+    + Sync
+    + 'static
+    + itinerary::ItineraryStore
+    + ChannelStore
+    + TrustImportStore
+    + lifecycle::LifecycleStore
 {
     /// Which engine, for logs and `/healthz`: `sqlite` or `postgres`.
     fn engine(&self) -> &'static str;

@@ -47,7 +47,13 @@ fn shipped_rule_sets_load_from_the_crate_and_from_their_files() {
         let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/rules");
         let mut found = false;
         for entry in std::fs::read_dir(dir).unwrap() {
-            let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+            let path = entry.unwrap().path();
+            let text = std::fs::read_to_string(&path).unwrap();
+            // The itinerary card's rules read the card's data view, not a person's.
+            if path.file_name().is_some_and(|n| n == "itinerary-card.json") {
+                healthcode_core::itinerary::CardRuleSet::from_json_str(&text).unwrap();
+                continue;
+            }
             let from_file = RuleSet::from_json_str(&text).unwrap();
             if from_file.id == embedded.id {
                 found = true;

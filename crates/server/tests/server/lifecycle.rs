@@ -292,6 +292,14 @@ impl<S: Store> Deployment<S> {
         lifecycle::refresh(&self.state).await.unwrap();
 
         // Offline at once, on every route of the service, API and pages.
+        let r = self
+            .client()
+            .post(self.url("/api/v1/channel/applications"))
+            .json(&json!({}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 410, "every channel is offline too");
         let r = client.get(self.url("/api/v1/me")).send().await.unwrap();
         assert_eq!(r.status(), 410);
         let body: Value = r.json().await.unwrap();

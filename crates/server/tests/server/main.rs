@@ -6,6 +6,8 @@ mod support;
 
 mod citizen;
 mod errors;
+mod federation;
+mod guide;
 mod itinerary;
 mod lifecycle;
 mod officials;

@@ -18,6 +18,7 @@ mod federation;
 mod import;
 mod issue;
 mod keys;
+mod lifecycle;
 mod rotate;
 mod rules;
 mod serve;
@@ -65,6 +66,11 @@ enum Command {
     /// Evaluate and validate colour rules (CertLogic) / 颜色规则
     #[command(subcommand)]
     Rules(rules::RulesCommand),
+    /// Delete data past its retention (as the server does every few minutes) / 按保存期限删除数据
+    Purge(lifecycle::PurgeArgs),
+    /// Shut a service down and delete its personal data; service status / 停止服务、删除个人数据
+    #[command(subcommand)]
+    Service(lifecycle::ServiceCommand),
     /// Check the hash-chained audit log / 校验审计哈希链
     #[command(subcommand)]
     Audit(audit::AuditCommand),
@@ -104,6 +110,8 @@ fn main() -> ExitCode {
         Command::Trust(cmd) => federation::trust(cmd),
         Command::Bench(a) => bench::run(a),
         Command::Rules(cmd) => return rules::run(cmd),
+        Command::Purge(a) => lifecycle::purge(a),
+        Command::Service(cmd) => lifecycle::run(cmd),
         Command::Audit(cmd) => audit::run(cmd),
         Command::Import(cmd) => import::run(cmd),
         Command::Carrier(cmd) => import::run_carrier(cmd),

@@ -696,3 +696,5 @@ fn audit_verify_finds_an_edited_entry() {
 
 #[path = "cli/federation.rs"]
 mod federation;
+#[path = "cli/lifecycle.rs"]
+mod lifecycle;

@@ -13,6 +13,7 @@ pub mod claims;
 pub mod compress;
 pub mod cose;
 pub mod dcc;
+pub mod deletion;
 pub mod document;
 pub mod issue;
 pub mod keyfile;

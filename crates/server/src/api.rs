@@ -24,9 +24,6 @@ use crate::state::AppState;
 
 pub fn routes<S: Store>() -> Router<AppState<S>> {
     Router::new()
-        .route("/api/v1/otp", post(request_otp::<S>))
-        .route("/api/v1/otp/verify", post(verify_otp::<S>))
-        .route("/api/v1/sign-out", post(sign_out::<S>))
         .route("/api/v1/applications", post(apply::<S>))
         .route("/api/v1/me", get(me::<S>))
         .route("/api/v1/me/declarations", post(declare::<S>))
@@ -37,6 +34,18 @@ pub fn routes<S: Store>() -> Router<AppState<S>> {
         .route("/api/v1/people/{id}/events", post(record_fact::<S>))
         .route("/api/v1/people/{id}/status", get(person_status::<S>))
         .route("/api/v1/outbox", get(outbox::<S>))
+        // Every route above is the health-code service's (lifecycle).
+        .route_layer(axum::middleware::from_fn(
+            crate::lifecycle::guard_health_code,
+        ))
+        // SMS sign-in serves the health code and the itinerary card: it
+        // ends when both have.
+        .route("/api/v1/otp", post(request_otp::<S>))
+        .route("/api/v1/otp/verify", post(verify_otp::<S>))
+        .route("/api/v1/sign-out", post(sign_out::<S>))
+        .route_layer(axum::middleware::from_fn(
+            crate::lifecycle::guard_sms_sign_in,
+        ))
         .route(
             "/.well-known/healthcode/trust-list.json",
             get(trust_list::<S>),
@@ -67,7 +76,11 @@ pub fn routes<S: Store>() -> Router<AppState<S>> {
         person_status,
         outbox,
         trust_list,
-        healthz
+        healthz,
+        crate::lifecycle::routes::services,
+        crate::lifecycle::routes::statements,
+        crate::lifecycle::routes::statement_json,
+        crate::lifecycle::routes::code_face_api
     ),
     components(schemas(
         ErrorBody,
@@ -87,7 +100,11 @@ pub fn routes<S: Store>() -> Router<AppState<S>> {
         StatusView,
         OutboxView,
         Health,
-        Text
+        Text,
+        crate::lifecycle::routes::ServiceView,
+        crate::lifecycle::routes::StatementView,
+        crate::lifecycle::routes::FaceQuery,
+        crate::lifecycle::routes::FaceView
     )),
     modifiers(&MergeItinerary, &RegionsDoc, &MergeOversight)
 )]

@@ -336,6 +336,10 @@ pub fn routes<S: Store>() -> Router<AppState<S>> {
         .route("/api/v1/channel/otp/verify", post(channel_verify::<S>))
         .route("/api/v1/channel/applications", post(channel_apply::<S>))
         .route("/api/v1/channel/me/code", get(channel_code::<S>))
+        // Every channel's routes above are the health-code service's (lifecycle).
+        .route_layer(axum::middleware::from_fn(
+            crate::lifecycle::guard_health_code,
+        ))
         .route(
             "/api/v1/admin/channels",
             get(admin_list::<S>).post(admin_add::<S>),

@@ -73,6 +73,9 @@ pub struct Settings {
     pub demo: bool,
     /// Overrides, bulk actions, corrections, exports: limits and deadlines.
     pub oversight: crate::oversight::OversightSettings,
+    /// How long data with a natural end is kept (`[retention]`; see
+    /// docs/lifecycle.md).
+    pub retention: crate::lifecycle::Retention,
     /// The itinerary card (`[itinerary]`: window_days, lag_hours, card_ttl_seconds, rule_set).
     pub itinerary: crate::itinerary::ItinerarySettings,
     /// A region's authority or the national platform (see docs/federation.md).
@@ -132,6 +135,7 @@ impl Default for Settings {
             official_session_hours: 12,
             phone_hash_secret: Secret::default(),
             demo: false,
+            retention: crate::lifecycle::Retention::default(),
             authority: Authority::Region,
             registry_region: None,
             city: None,
@@ -235,6 +239,7 @@ impl Settings {
             });
         }
         self.oversight.validate()?;
+        self.retention.validate()?;
         if self.region_id.trim().is_empty() {
             return Err(ConfigError::Invalid {
                 name: "region_id",

@@ -12,6 +12,7 @@ pub mod federation;
 pub mod guide;
 pub mod i18n;
 pub mod itinerary;
+pub mod lifecycle;
 pub mod openapi_regions;
 pub mod oversight;
 pub mod pages;
@@ -54,6 +55,7 @@ pub fn router<S: Store>(state: AppState<S>) -> Router {
         .merge(api::routes::<S>())
         .merge(pages::routes::<S>())
         .merge(venues::routes::<S>())
+        .merge(lifecycle::routes::routes::<S>())
         .merge(guide::routes::<S>())
         .merge(channels::routes::<S>())
         .merge(federation::routes::<S>())
@@ -61,6 +63,7 @@ pub fn router<S: Store>(state: AppState<S>) -> Router {
         .merge(itinerary::routes::<S>())
         .merge(SwaggerUi::new("/docs").url("/docs/openapi.json", api::openapi()))
         .fallback(not_found)
+        .layer(axum::Extension(state.offline.clone()))
         .with_state(state)
         .layer(RequestBodyLimitLayer::new(BODY_LIMIT))
         .layer(security("x-content-type-options", "nosniff"))
@@ -81,17 +84,23 @@ async fn not_found() -> impl IntoResponse {
     )
 }
 
-/// How often expired sessions and one-time codes are deleted.
-const PURGE_EVERY: std::time::Duration = std::time::Duration::from_secs(600);
-
 /// Serves until `shutdown` completes, then finishes in-flight requests.
-/// Expired sessions and one-time codes are purged in the background.
+/// In the background (`lifecycle::background`): the shutdown schedule is
+/// re-read and due shutdowns executed, and data past its retention is
+/// purged every `retention.purge_interval_minutes`.
 pub async fn serve<S: Store>(
     listener: tokio::net::TcpListener,
     state: AppState<S>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let purger = tokio::spawn(purge_expired_forever(state.clone()));
+    // Services already shut down are offline from the first request.
+    if let Err(e) = lifecycle::refresh(&state).await {
+        tracing::error!(error = %e, "cannot read the shutdown schedule");
+        return Err(std::io::Error::other(format!(
+            "cannot read the shutdown schedule: {e}"
+        )));
+    }
+    let job = tokio::spawn(lifecycle::background(state.clone()));
     // Imported trust lists are trusted from the first request on.
     if let Err(e) = state.reload_trust_imports().await {
         tracing::warn!(error = %e.message.en, "loading imported trust lists failed");
@@ -101,22 +110,7 @@ pub async fn serve<S: Store>(
     let served = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await;
-    purger.abort();
+    job.abort();
     federation.abort();
     served
-}
-
-async fn purge_expired_forever<S: Store>(state: AppState<S>) {
-    let mut every = tokio::time::interval(PURGE_EVERY);
-    loop {
-        every.tick().await;
-        match state.store.purge_expired(state.now()).await {
-            Ok(0) => {}
-            Ok(n) => tracing::info!(purged = n, "expired sessions and one-time codes deleted"),
-            Err(e) => tracing::warn!(error = %e, "purging expired sessions failed"),
-        }
-        if let Err(e) = state.expire_requests().await {
-            tracing::warn!(error = %e.message.en, "expiring undecided approval requests failed");
-        }
-    }
 }

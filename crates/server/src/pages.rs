@@ -108,6 +108,10 @@ pub fn routes<S: Store>() -> Router<AppState<S>> {
             axum::routing::post(official_sign_in::<S>),
         )
         .route("/outbox", get(outbox_page::<S>))
+        // Every route above is the health-code service's (lifecycle).
+        .route_layer(axum::middleware::from_fn(
+            crate::lifecycle::guard_health_code,
+        ))
         .route("/lang", get(switch_lang))
         .route(
             "/assets/app.css",

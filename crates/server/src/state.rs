@@ -4,7 +4,7 @@
 use std::ops::Deref;
 use std::sync::{Arc, Mutex};
 
-use healthcode_codec::{CodeIssuer, IssuerKey};
+use healthcode_codec::{CodeIssuer, IssuerKey, SigningKey};
 use healthcode_core::regions::Registry;
 use healthcode_core::{RuleSet, ShippedRuleSet};
 use healthcode_store::Store;
@@ -32,6 +32,10 @@ pub struct Inner<S> {
     /// (`trusted_lists()` has the current one: it is re-signed).
     pub trust_list: String,
     pub publisher_fingerprint: String,
+    /// The publisher key: signs the trust list and deletion statements.
+    pub publisher: IssuerKey,
+    /// Which services are offline (see `lifecycle`).
+    pub offline: crate::lifecycle::OfflineBoard,
     /// The regions registry (`healthcode_core::regions`).
     pub registry: Registry,
     /// Publishing and importing trust lists (`crate::federation`).
@@ -88,6 +92,19 @@ impl<S: Store> AppState<S> {
                 .map_err(StartError::Trust)?;
         let trust_list = federation.published();
         let publisher_fingerprint = publisher.signing_key.public_key().fingerprint();
+        let publisher_copy = IssuerKey {
+            issuer: publisher.issuer.clone(),
+            signing_key: SigningKey::from_pkcs8(
+                publisher.signing_key.algorithm(),
+                publisher.signing_key.pkcs8_der(),
+                &rng,
+            )
+            .map_err(|e| StartError::Trust(e.to_string()))?,
+            valid_from: publisher.valid_from,
+            valid_to: publisher.valid_to,
+            demo: publisher.demo,
+        };
+        let offline = crate::lifecycle::OfflineBoard::new(clock.clone());
         let issuer_id = issuer_key.issuer.clone();
         let demo_issuer = issuer_key.demo;
         Ok(AppState(Arc::new(Inner {
@@ -104,6 +121,8 @@ impl<S: Store> AppState<S> {
             limiter: RateLimiter::default(),
             trust_list,
             publisher_fingerprint,
+            publisher: publisher_copy,
+            offline,
             registry,
             federation,
             itinerary,

@@ -24,6 +24,7 @@ mod federation;
 mod itinerary;
 mod venues;
 mod oversight;
+mod lifecycle;
 
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};

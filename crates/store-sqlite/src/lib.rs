@@ -13,7 +13,8 @@
 //! The file is created if missing and opened in WAL mode (readers never
 //! block the writer), with foreign keys on, a 5 s busy timeout and
 //! `synchronous = NORMAL` (durable across crashes of the process; a power
-//! cut may lose the last commits, never corrupt the file). Migrations in
+//! cut may lose the last commits, never corrupt the file) and
+//! `secure_delete = ON` (deleted rows are overwritten). Migrations in
 //! `migrations/` are embedded and run on connect.
 #![forbid(unsafe_code)]
 
@@ -25,6 +26,8 @@ mod oversight;
 use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
+
+mod lifecycle;
 
 use healthcode_core::{AuditEntry, AuditRecord, Event};
 use healthcode_store::columns::{
@@ -84,6 +87,8 @@ impl SqliteStore {
             .foreign_keys(true)
             .busy_timeout(BUSY_TIMEOUT)
             .synchronous(SqliteSynchronous::Normal)
+            // Deleted rows are overwritten, not just unlinked (docs/lifecycle.md).
+            .pragma("secure_delete", "on")
             .journal_mode(if in_memory {
                 SqliteJournalMode::Memory
             } else {

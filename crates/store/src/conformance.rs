@@ -17,6 +17,9 @@
 //! on failure like any test.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod lifecycle;
+pub use lifecycle::{erase_health_code_data, lifecycle_purges, shutdown_records};
+
 use std::collections::BTreeSet;
 
 use healthcode_core::audit::verify_chain;
@@ -71,6 +74,9 @@ macro_rules! conformance_tests {
             sealed_checkins,
             checkin_retention_and_erasure,
             cell_stays,
+            lifecycle_purges,
+            shutdown_records,
+            erase_health_code_data,
             channels_lifecycle,
             trust_imports_refuse_rollback,
         ]);

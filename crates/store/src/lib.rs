@@ -25,6 +25,7 @@ pub mod venues;
 pub mod oversight;
 #[cfg(feature = "conformance")]
 pub mod oversight_conformance;
+pub mod lifecycle;
 
 use std::fmt;
 use std::future::Future;
@@ -219,6 +220,7 @@ pub trait Store:
     + TrustImportStore
     + VenueStore
     + oversight::OversightStore
+    + lifecycle::LifecycleStore
 {
     /// Which engine, for logs and `/healthz`: `sqlite` or `postgres`.
     fn engine(&self) -> &'static str;

@@ -28,6 +28,8 @@ pub fn routes<S: Store>() -> Router<AppState<S>> {
         .route("/api/v1/itinerary", post(card::<S>))
         .route("/api/v1/me/itinerary-queries", get(my_queries::<S>))
         .route("/api/v1/carrier/stays", post(post_stays::<S>))
+        // The routes above are the itinerary service's (lifecycle).
+        .route_layer(axum::middleware::from_fn(crate::lifecycle::guard_itinerary))
         .route(
             "/api/v1/risk-areas",
             get(list_areas::<S>).post(publish_area::<S>),

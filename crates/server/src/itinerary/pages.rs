@@ -72,6 +72,8 @@ pub fn routes<S: Store>() -> Router<AppState<S>> {
     Router::new()
         .route("/itinerary", get(start::<S>).post(send_code::<S>))
         .route("/itinerary/card", post(show_card::<S>))
+        // The routes above are the itinerary service's (lifecycle).
+        .route_layer(axum::middleware::from_fn(crate::lifecycle::guard_itinerary))
         .route("/risk-areas", get(public_areas::<S>))
         .route(
             "/official/risk-areas",

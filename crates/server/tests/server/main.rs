@@ -9,6 +9,7 @@ mod errors;
 mod federation;
 mod guide;
 mod itinerary;
+mod lifecycle;
 mod officials;
 mod venues;
 mod oversight;

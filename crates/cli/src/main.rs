@@ -6,7 +6,9 @@
 
 mod args;
 mod bench;
+mod checkpoint;
 mod demo;
+mod demo_checkpoint;
 mod demo_server;
 mod issue;
 mod keys;

@@ -89,8 +89,15 @@ pub fn routes<S: Store>() -> Router<AppState<S>> {
 )]
 pub struct ApiDoc;
 
+/// The whole API document: this module's paths and the other modules'.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    let mut doc = ApiDoc::openapi();
+    doc.merge(crate::checkpoint::CheckpointApiDoc::openapi());
+    doc
+}
+
 async fn openapi_json() -> Response {
-    match ApiDoc::openapi().to_pretty_json() {
+    match openapi().to_pretty_json() {
         Ok(json) => ([(header::CONTENT_TYPE, "application/json")], json).into_response(),
         Err(e) => ApiError::internal(e).into_response(),
     }

@@ -4,6 +4,8 @@
 
 pub mod api;
 pub mod auth;
+pub mod checkpoint;
+pub mod checkpoint_page;
 pub mod clock;
 pub mod config;
 pub mod error;
@@ -25,7 +27,6 @@ use healthcode_store::Store;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
-use utoipa::OpenApi;
 use utoipa_swagger_ui::SwaggerUi;
 
 pub use clock::{Clock, FixedClock, SystemClock};
@@ -47,7 +48,9 @@ pub fn router<S: Store>(state: AppState<S>) -> Router {
     Router::new()
         .merge(api::routes::<S>())
         .merge(pages::routes::<S>())
-        .merge(SwaggerUi::new("/docs").url("/docs/openapi.json", api::ApiDoc::openapi()))
+        .merge(checkpoint::routes::<S>())
+        .merge(checkpoint_page::routes::<S>())
+        .merge(SwaggerUi::new("/docs").url("/docs/openapi.json", api::openapi()))
         .fallback(not_found)
         .with_state(state)
         .layer(RequestBodyLimitLayer::new(BODY_LIMIT))

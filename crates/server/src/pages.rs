@@ -71,6 +71,8 @@ mod t {
         VALUE => "体温（℃）或结果", "Temperature (℃) or result";
         RECORDED => "已登记并写入审计链。", "Recorded, and appended to the audit chain.";
         NOT_FOUND => "页面不存在。", "Page not found.";
+        CHECKPOINT => "卡口核验（离线扫码）", "Checkpoint (offline scanning)";
+        REVOCATIONS => "撤销健康码", "Revoke codes";
     }
 }
 
@@ -226,11 +228,13 @@ async fn home<S: Store>(
     };
     let body = format!(
         r#"<h1>{name}</h1><p>{tagline}</p><a class="button" href="/code">{my}</a>
+<a class="button secondary" href="/checkpoint">{checkpoint}</a>
 <a class="button secondary" href="/official">{off}</a>{outbox}<a class="button secondary" href="/docs/">{api}</a>"#,
         name = esc(state.settings.code_name.get(lang)),
         tagline = t::TAGLINE.get(lang),
         my = t::MY_CODE.get(lang),
         off = t::OFFICIALS.get(lang),
+        checkpoint = t::CHECKPOINT.get(lang),
         api = t::API_DOCS.get(lang),
     );
     page(&state, lang, "/", state.settings.code_name.get(lang), &body)
@@ -266,7 +270,7 @@ async fn apply_phone<S: Store>(
 
 /// A posted form's fields. A body that is not a form is answered with an
 /// error page in the visitor's language.
-pub struct PageForm(HashMap<String, String>);
+pub struct PageForm(pub HashMap<String, String>);
 
 impl<S: Store> axum::extract::FromRequest<AppState<S>> for PageForm {
     type Rejection = Response;
@@ -826,10 +830,11 @@ async fn official_view<S: Store>(
     notice: &str,
 ) -> Result<String, ApiError> {
     let mut body = format!(
-        r#"<h1>{title}</h1><p class="note">{username}</p>{notice}<div class="card"><form method="get" action="/official">
+        r#"<h1>{title}</h1><p class="note">{username} · <a href="/official/revocations">{revocations}</a></p>{notice}<div class="card"><form method="get" action="/official">
 <label for="identity">{find_l}</label><input id="identity" name="identity" type="text" required><button type="submit">{find_l}</button></form></div>"#,
         title = t::OFFICIALS.get(lang),
         username = esc(username),
+        revocations = t::REVOCATIONS.get(lang),
         find_l = t::FIND.get(lang),
     );
     if let Some(p) = person {

@@ -31,6 +31,8 @@ pub struct Inner<S> {
     /// This deployment's signed trust list, as published.
     pub trust_list: String,
     pub publisher_fingerprint: String,
+    /// Checkpoint verification: trust snapshot, revocation list, policies.
+    pub checkpoint: crate::checkpoint::Checkpoint,
 }
 
 /// Cheap to clone: one `Arc`.
@@ -82,6 +84,14 @@ impl<S: Store> AppState<S> {
         let publisher_fingerprint = publisher.signing_key.public_key().fingerprint();
         let issuer_id = issuer_key.issuer.clone();
         let demo_issuer = issuer_key.demo;
+        let checkpoint = crate::checkpoint::Checkpoint::new(
+            std::slice::from_ref(&trust_list),
+            publisher,
+            settings.demo || demo_issuer,
+            now,
+            &rng,
+        )
+        .map_err(StartError::Trust)?;
         Ok(AppState(Arc::new(Inner {
             phones: PhoneHasher::new(settings.phone_hash_secret.expose().as_bytes()),
             store,
@@ -96,7 +106,14 @@ impl<S: Store> AppState<S> {
             limiter: RateLimiter::default(),
             trust_list,
             publisher_fingerprint,
+            checkpoint,
         })))
+    }
+
+    /// The signed trust-list JSON texts this deployment trusts: its own
+    /// (other deployments' imported lists join it here).
+    pub fn trusted_lists(&self) -> Vec<String> {
+        vec![self.trust_list.clone()]
     }
 }
 

@@ -20,6 +20,8 @@
 //! retried (SERIALIZABLE) instead of forking the chain.
 #![forbid(unsafe_code)]
 
+mod revocations;
+
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;

@@ -17,6 +17,8 @@
 //! `migrations/` are embedded and run on connect.
 #![forbid(unsafe_code)]
 
+mod revocations;
+
 use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;

@@ -19,6 +19,9 @@
 
 use std::collections::BTreeSet;
 
+mod revocations;
+pub use revocations::revocations_round_trip;
+
 use healthcode_core::audit::verify_chain;
 use healthcode_core::facts::{DiagnosisStatus, QuarantinePlace, RiskLevel, TestKind, TestOutcome};
 use healthcode_core::identity::{resident_id_check_character, PermitKind};
@@ -61,6 +64,7 @@ macro_rules! conformance_tests {
             audit_about,
             concurrent_audit_appends,
             timestamps_out_of_range,
+            revocations_round_trip,
         ]);
     };
     (@each $backend:expr, $fresh:path, [$($test:ident),* $(,)?]) => {

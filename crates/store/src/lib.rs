@@ -17,6 +17,7 @@
 pub mod columns;
 #[cfg(feature = "conformance")]
 pub mod conformance;
+pub mod revocations;
 
 use std::fmt;
 use std::future::Future;
@@ -28,6 +29,8 @@ use healthcode_core::{
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 use time::OffsetDateTime;
+
+pub use revocations::{Revocation, RevocationStore};
 
 /// What can go wrong in storage. Backends map their errors onto these.
 #[derive(Debug, Error)]
@@ -198,7 +201,7 @@ pub struct OutboxMessage {
 
 /// Persistence of the platform. Futures are `Send` so handlers can await
 /// them on a multi-threaded runtime.
-pub trait Store: Clone + Send + Sync + 'static {
+pub trait Store: Clone + Send + Sync + 'static + RevocationStore {
     /// Which engine, for logs and `/healthz`: `sqlite` or `postgres`.
     fn engine(&self) -> &'static str;
 

@@ -226,6 +226,7 @@ pub async fn seed<S: Store>(store: &S, settings: &Settings) -> Result<()> {
         }
     }
     crate::demo_checkpoint::seed_checkpoint(store, now).await?;
+    crate::demo_channels::seed_channels(store, settings).await?;
     for (username, role) in OFFICIALS {
         if store.official(username).await?.is_some() {
             continue;
@@ -242,6 +243,7 @@ pub async fn seed<S: Store>(store: &S, settings: &Settings) -> Result<()> {
             })
             .await?;
     }
+    crate::demo_itinerary::seed_itinerary(store, settings).await?;
     Ok(())
 }
 
@@ -260,6 +262,7 @@ pub fn print_welcome(addr: SocketAddr, engine: &str, dir: &Path, secret: &str) {
         "  checkpoint 卡口核验   {base}/checkpoint   (sample codes 示例码: {})",
         crate::demo_checkpoint::samples_file(dir).display()
     );
+    crate::demo_channels::print_channels(&base, secret);
     println!("  database 数据库       {engine} in {}\n", dir.display());
     println!("  Sign in with one of these phones to see a code of each colour / 用以下手机号登录查看各颜色的码:");
     for p in &PEOPLE {
@@ -273,6 +276,7 @@ pub fn print_welcome(addr: SocketAddr, engine: &str, dir: &Path, secret: &str) {
             role.as_str()
         );
     }
+    crate::demo_itinerary::print_itinerary_urls(&base);
     println!(
         "\n  Verify a code offline 离线核验: curl -s {base}/.well-known/healthcode/trust-list.json > trust.json && healthcode verify --accept-demo --trust trust.json CODE_OR_PICTURE"
     );

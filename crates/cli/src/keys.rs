@@ -21,6 +21,8 @@ pub enum KeysCommand {
     TrustList(TrustListArgs),
     /// Sign a revocation list of code ids / 签名撤销列表
     Revoke(RevokeArgs),
+    /// Rotate an issuer key with overlap: a new key published before it signs / 轮换签发密钥
+    Rotate(crate::rotate::RotateArgs),
     /// Check and describe a key file, trust list or revocation list / 检查并显示文件
     Show {
         /// The file / 文件
@@ -67,6 +69,12 @@ pub struct TrustListArgs {
     /// Issue time (RFC 3339); default now / 签发时间
     #[arg(long, value_name = "TIME")]
     at: Option<String>,
+    /// Sequence number, higher than any earlier list's; default the issue time in Unix seconds / 序号
+    #[arg(long)]
+    sequence: Option<u64>,
+    /// When the next list will be published, e.g. 7d; importers call the list stale after it / 下次更新
+    #[arg(long, value_name = "DURATION", default_value = "7d")]
+    next_update: String,
     /// Public (or signing) key files of the issuers to trust / 受信任的公钥文件
     #[arg(required = true, value_name = "KEY_FILE")]
     keys: Vec<PathBuf>,
@@ -93,6 +101,7 @@ pub fn run(cmd: KeysCommand) -> Result<ExitCode> {
         KeysCommand::Generate(a) => generate(a),
         KeysCommand::TrustList(a) => trust_list(a),
         KeysCommand::Revoke(a) => revoke(a),
+        KeysCommand::Rotate(a) => crate::rotate::run(a),
         KeysCommand::Show { file, pin } => show(file, pin),
     }
 }
@@ -156,7 +165,11 @@ fn trust_list(a: TrustListArgs) -> Result<ExitCode> {
         entries.push(description);
     }
     let issued_at = instant_or_now(a.at.as_deref())?;
-    let list = TrustList::new(publisher.description(), issued_at, entries);
+    let mut list = TrustList::new(publisher.description(), issued_at, entries)
+        .with_next_update(issued_at + time::Duration::seconds(parse_duration(&a.next_update)?));
+    if let Some(sequence) = a.sequence {
+        list = list.with_sequence(sequence);
+    }
     let signed = list.sign(&publisher.signing_key, &rng)?;
     write_file(&a.out, signed.to_json().as_bytes(), false)?;
     println!(
@@ -166,6 +179,7 @@ fn trust_list(a: TrustListArgs) -> Result<ExitCode> {
             "publisher": publisher.issuer,
             "publisher_fingerprint": publisher.signing_key.public_key().fingerprint(),
             "entries": list.entries.len(),
+            "sequence": list.sequence,
         }))?
     );
     Ok(ExitCode::SUCCESS)

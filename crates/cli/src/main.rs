@@ -5,13 +5,20 @@
 //! never a backtrace.
 
 mod args;
+mod audit;
 mod bench;
 mod checkpoint;
+mod db;
 mod demo;
+mod demo_channels;
 mod demo_checkpoint;
+mod demo_itinerary;
 mod demo_server;
+mod federation;
+mod import;
 mod issue;
 mod keys;
+mod rotate;
 mod rules;
 mod serve;
 mod verify;
@@ -47,11 +54,26 @@ enum Command {
     /// Generate issuer keys, build trust and revocation lists / 密钥、信任列表与撤销列表
     #[command(subcommand)]
     Keys(keys::KeysCommand),
+    /// Register, list and disable channels (partner apps' API clients) / 渠道管理
+    #[command(subcommand)]
+    Channels(federation::ChannelsCommand),
+    /// Import, list and refresh other deployments' trust lists / 信任列表（互认）
+    #[command(subcommand)]
+    Trust(federation::TrustCommand),
     /// Measure verification and issuance speed on this machine / 测量本机核验与签发速度
     Bench(bench::BenchArgs),
     /// Evaluate and validate colour rules (CertLogic) / 颜色规则
     #[command(subcommand)]
     Rules(rules::RulesCommand),
+    /// Check the hash-chained audit log / 校验审计哈希链
+    #[command(subcommand)]
+    Audit(audit::AuditCommand),
+    /// Import carriers' stay records or risk areas (CSV or NDJSON) / 导入运营商停留记录或中高风险地区
+    #[command(subcommand)]
+    Import(import::ImportCommand),
+    /// Carrier accounts for the stay-upload API / 运营商接口账户
+    #[command(subcommand)]
+    Carrier(import::CarrierCommand),
 }
 
 fn main() -> ExitCode {
@@ -78,8 +100,13 @@ fn main() -> ExitCode {
         Command::Issue(a) => issue::run(a),
         Command::Verify(a) => verify::run(a),
         Command::Keys(cmd) => keys::run(cmd),
+        Command::Channels(cmd) => federation::channels(cmd),
+        Command::Trust(cmd) => federation::trust(cmd),
         Command::Bench(a) => bench::run(a),
         Command::Rules(cmd) => return rules::run(cmd),
+        Command::Audit(cmd) => audit::run(cmd),
+        Command::Import(cmd) => import::run(cmd),
+        Command::Carrier(cmd) => import::run_carrier(cmd),
     };
     match result {
         Ok(code) => code,

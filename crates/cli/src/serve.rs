@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{anyhow, Context, Result};
 use clap::Args;
 use healthcode_codec::{Algorithm, IssuerKey};
 use healthcode_server::sms::OutboxSender;
@@ -17,6 +17,7 @@ use healthcode_store_sqlite::SqliteStore;
 use ring::rand::SystemRandom;
 
 use crate::args::{read_text, write_file};
+use crate::db::{database, runtime, Database};
 
 #[derive(Args, Clone)]
 pub struct ServeArgs {
@@ -37,36 +38,7 @@ pub struct ServeArgs {
 /// Called once the server listens, with its address and database engine.
 type OnReady = Box<dyn FnOnce(SocketAddr, &str) + Send>;
 
-/// How to reach the database: from `--data` / `--database`.
-enum Database {
-    Sqlite(String),
-    Postgres(String),
-}
-
-fn database(args: &ServeArgs, default_dir: Option<&Path>) -> Result<Database> {
-    if let Some(url) = &args.database {
-        return if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            Ok(Database::Postgres(url.clone()))
-        } else if url.starts_with("sqlite:") {
-            Ok(Database::Sqlite(url.clone()))
-        } else {
-            bail!("--database {url:?}: expected a sqlite://... or postgres://... URL")
-        };
-    }
-    let dir = args
-        .data
-        .as_deref()
-        .or(default_dir)
-        .ok_or_else(|| anyhow!("give --data DIR (embedded SQLite) or --database URL"))?;
-    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    let path = dir.join("healthcode.db");
-    Ok(Database::Sqlite(path.to_string_lossy().into_owned()))
-}
-
 pub fn serve(args: ServeArgs) -> Result<ExitCode> {
-    if args.data.is_some() && args.database.is_some() {
-        bail!("give either --data DIR (embedded SQLite) or --database URL, not both");
-    }
     let settings = Settings::load(args.config.as_deref(), |k| std::env::var(k).ok())?;
     let rng = SystemRandom::new();
     let key_path = settings
@@ -82,15 +54,8 @@ pub fn serve(args: ServeArgs) -> Result<ExitCode> {
         .unwrap_or_else(|| key_path.clone());
     let publisher = IssuerKey::from_private_json(&read_text(&publisher_path)?, &rng)
         .with_context(|| format!("{}", publisher_path.display()))?;
-    let db = database(&args, None)?;
+    let db = database(args.data.as_deref(), args.database.as_deref(), None)?;
     run(args.listen, db, settings, issuer, publisher, None)
-}
-
-fn runtime() -> Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")
 }
 
 fn run(
@@ -216,7 +181,7 @@ pub fn demo(args: ServeArgs) -> Result<ExitCode> {
     settings.demo = true;
     settings.phone_hash_secret = healthcode_server::Secret::new(secret);
     settings.region_id = issuer.issuer.clone();
-    let db = database(&args, Some(&dir))?;
+    let db = database(args.data.as_deref(), args.database.as_deref(), Some(&dir))?;
     let dir_for_print = dir.clone();
     let secret_for_print = settings.phone_hash_secret.expose().to_owned();
     let ready = Box::new(move |addr: SocketAddr, engine: &str| {

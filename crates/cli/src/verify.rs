@@ -109,6 +109,12 @@ fn load_trust(a: &VerifyArgs) -> Result<TrustStore> {
                 );
             }
         }
+        if list.list.is_stale(time::OffsetDateTime::now_utc()) {
+            eprintln!(
+                "warning: trust list {} is stale (past its next update); fetch it again / 警告：信任列表已过下次更新时间，请重新获取",
+                path.display()
+            );
+        }
         store.add_trust_list(&list);
     }
     for path in &a.dcc_cert {

@@ -629,3 +629,70 @@ fn bench_reports_the_ratio() {
     }
     assert_usage_error(&healthcode(&["bench", "--rounds", "0"]), "--rounds");
 }
+
+/// `audit verify` reads the chain from the database: intact, then broken
+/// once a row is edited behind the application's back.
+#[test]
+fn audit_verify_finds_an_edited_entry() {
+    use healthcode_core::AuditRecord;
+    use healthcode_store::Store;
+    use healthcode_store_sqlite::SqliteStore;
+
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("healthcode.db");
+    let url = format!("sqlite://{}", db.display());
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let store = SqliteStore::connect(&url).await.unwrap();
+        for n in 0..5 {
+            store
+                .append_audit(AuditRecord {
+                    at: time::macros::datetime!(2026-11-01 08:00 UTC) + time::Duration::minutes(n),
+                    actor: "official:1".into(),
+                    action: "event.recorded".into(),
+                    subject: format!("person-{n}"),
+                    details: format!("{{\"n\":{n}}}"),
+                })
+                .await
+                .unwrap();
+        }
+    });
+    let data = dir.path().to_str().unwrap();
+    let ok = healthcode(&["audit", "verify", "--data", data, "--json"]);
+    assert_eq!(ok.status.code(), Some(0), "{}", stderr(&ok));
+    let summary = json(&ok);
+    assert_eq!(summary["intact"], true);
+    assert_eq!(summary["entries"], 5);
+    let head = summary["head"].as_str().unwrap().to_owned();
+
+    // The same head as a trusted head passes; a different one fails.
+    let with_head = healthcode(&["audit", "verify", "--data", data, "--head", &head]);
+    assert_eq!(with_head.status.code(), Some(0), "{}", stderr(&with_head));
+    assert!(stdout(&with_head).contains("5 entries"));
+    let wrong_head = healthcode(&["audit", "verify", "--data", data, "--head", &"0".repeat(64)]);
+    assert_eq!(wrong_head.status.code(), Some(1));
+    assert_usage_error(
+        &healthcode(&["audit", "verify", "--data", data, "--head", "xyz"]),
+        "--head",
+    );
+
+    rt.block_on(async {
+        use sqlx::Connection;
+        let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
+        sqlx::query("UPDATE audit_log SET details = '{\"n\":99}' WHERE seq = 2")
+            .execute(&mut conn)
+            .await
+            .unwrap();
+    });
+    let broken = healthcode(&["audit", "verify", "--data", data, "--json"]);
+    assert_eq!(broken.status.code(), Some(1));
+    let verdict = json(&broken);
+    assert_eq!(verdict["intact"], false);
+    assert!(
+        verdict["break"].as_str().unwrap().contains("#2"),
+        "{verdict}"
+    );
+}
+
+#[path = "cli/federation.rs"]
+mod federation;

@@ -34,6 +34,8 @@ pub enum IssueError {
     TooLong(&'static str),
     #[error("status-as-of time lies after the issue time")]
     StatusInFuture,
+    #[error("the phone number on an itinerary card must be masked (at most 7 digits shown)")]
+    NotMasked,
     #[error("signing failed: {0}")]
     Sign(#[from] KeyError),
 }
@@ -140,6 +142,71 @@ impl CodeIssuer {
             status_as_of: request.status_as_of,
             demo: self.key.demo,
         };
+        self.seal(claims, rng)
+    }
+
+    /// Issues the QR of an itinerary card (行程卡): kind
+    /// [`CodeKind::ItineraryCard`], the card's colour, no name, and the
+    /// phone number as the card shows it, already masked (`138****8000`;
+    /// refused if it shows more than 7 digits).
+    #[allow(clippy::too_many_arguments)]
+    pub fn issue_itinerary_card(
+        &mut self,
+        colour: Colour,
+        masked_phone: &str,
+        ttl_seconds: i64,
+        status_as_of: i64,
+        now: i64,
+        code_id: [u8; CODE_ID_LEN],
+        rng: &dyn SecureRandom,
+    ) -> Result<IssuedCode, IssueError> {
+        if !(1..=MAX_TTL_SECONDS).contains(&ttl_seconds) {
+            return Err(IssueError::Ttl(ttl_seconds));
+        }
+        let digits = masked_phone.chars().filter(char::is_ascii_digit).count();
+        if masked_phone.trim().is_empty() || digits > 7 || !masked_phone.contains('*') {
+            return Err(IssueError::NotMasked);
+        }
+        if masked_phone.chars().count() > 64 {
+            return Err(IssueError::TooLong("phone"));
+        }
+        if status_as_of > now {
+            return Err(IssueError::StatusInFuture);
+        }
+        self.check_key(now)?;
+        let claims = Claims {
+            issuer: self.key.issuer.clone(),
+            issued_at: now,
+            expires_at: now + ttl_seconds,
+            code_id,
+            colour,
+            masked_name: String::new(),
+            masked_id: masked_phone.to_owned(),
+            kind: CodeKind::ItineraryCard,
+            status_as_of,
+            demo: self.key.demo,
+        };
+        self.seal(claims, rng)
+    }
+
+    fn check_key(&self, now: i64) -> Result<(), IssueError> {
+        let (from, to) = (
+            self.key.valid_from.unix_timestamp(),
+            self.key.valid_to.unix_timestamp(),
+        );
+        if now < from || now > to {
+            return Err(IssueError::KeyNotValid {
+                issuer: self.key.issuer.clone(),
+                kid: hex::encode(self.key.signing_key.public_key().kid()),
+                now,
+                from,
+                to,
+            });
+        }
+        Ok(())
+    }
+
+    fn seal(&mut self, claims: Claims, rng: &dyn SecureRandom) -> Result<IssuedCode, IssueError> {
         claims.encode(&mut self.payload);
         cose::sig_structure(&self.protected, &self.payload, &mut self.to_sign);
         let signature = self.key.signing_key.sign(&self.to_sign, rng)?;

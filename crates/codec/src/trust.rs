@@ -36,6 +36,14 @@ pub enum TrustError {
     UntrustedSigner(String),
     #[error(transparent)]
     Key(#[from] KeyError),
+    #[error(
+        "trust list rollback refused: sequence {offered} is older than the {held} already held"
+    )]
+    Rollback { held: u64, offered: u64 },
+    #[error("trust list sequence {0} is already held with different content: a publisher must raise the sequence for every change")]
+    SequenceReused(u64),
+    #[error("the trust list is published by {offered}, not by {held} whose list is held")]
+    PublisherChanged { held: String, offered: String },
 }
 
 /// The public description of one key, as it appears in trust lists and
@@ -123,10 +131,26 @@ pub struct TrustList {
     pub publisher: KeyDescription,
     #[serde(with = "time::serde::rfc3339")]
     pub issued_at: OffsetDateTime,
+    /// Monotonic per publisher: an importer refuses a list whose sequence
+    /// is lower than the one it holds (rollback). Lists from before the
+    /// field existed read as 0.
+    #[serde(default)]
+    pub sequence: u64,
+    /// When the publisher will have published a newer list; a list past
+    /// it is stale (importers warn, and keep using it until refreshed).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "time::serde::rfc3339::option"
+    )]
+    pub next_update: Option<OffsetDateTime>,
     pub entries: Vec<KeyDescription>,
 }
 
 impl TrustList {
+    /// A list whose sequence is its issue time in Unix seconds (so a
+    /// publisher's lists grow with its clock) and without a next update;
+    /// see [`TrustList::with_sequence`] and [`TrustList::with_next_update`].
     pub fn new(
         publisher: KeyDescription,
         issued_at: OffsetDateTime,
@@ -136,8 +160,25 @@ impl TrustList {
             kind: TRUST_LIST_KIND.to_owned(),
             publisher,
             issued_at,
+            sequence: u64::try_from(issued_at.unix_timestamp()).unwrap_or(0),
+            next_update: None,
             entries,
         }
+    }
+
+    pub fn with_sequence(mut self, sequence: u64) -> TrustList {
+        self.sequence = sequence;
+        self
+    }
+
+    pub fn with_next_update(mut self, next_update: OffsetDateTime) -> TrustList {
+        self.next_update = Some(next_update);
+        self
+    }
+
+    /// Past its next update at `now`.
+    pub fn is_stale(&self, now: OffsetDateTime) -> bool {
+        self.next_update.is_some_and(|n| now > n)
     }
 
     /// Signs the list with the publisher's key.
@@ -214,6 +255,29 @@ pub struct VerifiedTrustList {
 impl VerifiedTrustList {
     pub fn publisher_fingerprint(&self) -> String {
         self.publisher_key.fingerprint()
+    }
+
+    /// Whether this list may replace `held`, the list of the same publisher
+    /// an importer already has: `Ok(true)` for a newer list, `Ok(false)` for
+    /// the same one again; a lower sequence is a rollback, the same
+    /// sequence with other content a reused sequence, another publisher key
+    /// a different publisher.
+    pub fn may_replace(&self, held: &TrustList) -> Result<bool, TrustError> {
+        if held.publisher.public_key != self.list.publisher.public_key {
+            return Err(TrustError::PublisherChanged {
+                held: held.publisher.issuer.clone(),
+                offered: self.list.publisher.issuer.clone(),
+            });
+        }
+        match self.list.sequence.cmp(&held.sequence) {
+            std::cmp::Ordering::Less => Err(TrustError::Rollback {
+                held: held.sequence,
+                offered: self.list.sequence,
+            }),
+            std::cmp::Ordering::Equal if &self.list == held => Ok(false),
+            std::cmp::Ordering::Equal => Err(TrustError::SequenceReused(held.sequence)),
+            std::cmp::Ordering::Greater => Ok(true),
+        }
     }
 }
 

@@ -190,6 +190,11 @@ mod tests {
     fn kinds_parse() {
         assert_eq!("traveler".parse::<CodeKind>(), Ok(CodeKind::Traveller));
         assert_eq!(CodeKind::from_wire(0), Some(CodeKind::Resident));
-        assert_eq!(CodeKind::from_wire(2), None);
+        assert_eq!(CodeKind::from_wire(2), Some(CodeKind::ItineraryCard));
+        assert_eq!(
+            "itinerary_card".parse::<CodeKind>(),
+            Ok(CodeKind::ItineraryCard)
+        );
+        assert_eq!(CodeKind::from_wire(3), None);
     }
 }

@@ -16,6 +16,8 @@ use utoipa::{OpenApi, ToSchema};
 use crate::auth::{session_cookie, Citizen, ClientIp, Official};
 use crate::error::{ApiError, ApiJson, ApiQuery, ErrorBody};
 use crate::i18n::Text;
+use crate::itinerary::api::MergeItinerary;
+use crate::openapi_regions::RegionsDoc;
 use crate::service::{ApplicationInput, DeclarationInput, FactInput, LiveCode, OtpSent};
 use crate::state::AppState;
 
@@ -85,7 +87,8 @@ pub fn routes<S: Store>() -> Router<AppState<S>> {
         OutboxView,
         Health,
         Text
-    ))
+    )),
+    modifiers(&MergeItinerary, &RegionsDoc)
 )]
 pub struct ApiDoc;
 
@@ -512,7 +515,7 @@ async fn outbox<S: Store>(
 async fn trust_list<S: Store>(State(state): State<AppState<S>>) -> Response {
     (
         [(header::CONTENT_TYPE, "application/json")],
-        state.trust_list.clone(),
+        state.federation.published(),
     )
         .into_response()
 }

@@ -71,6 +71,47 @@ pub struct Settings {
     pub phone_hash_secret: Secret,
     /// A demonstration deployment: DEMO marks everywhere, outbox page shown.
     pub demo: bool,
+    /// The itinerary card (`[itinerary]`: window_days, lag_hours, card_ttl_seconds, rule_set).
+    pub itinerary: crate::itinerary::ItinerarySettings,
+    /// A region's authority or the national platform (see docs/federation.md).
+    pub authority: Authority,
+    /// The region's GB/T 2260 code in the registry (`22`; `00` for the
+    /// national platform); by default the digits ending `region_id`.
+    pub registry_region: Option<String>,
+    /// A city deployment's GB/T 2260 code (`6101` for the Xi'an code).
+    pub city: Option<String>,
+    /// The national platform's address: a regional deployment that names it
+    /// refuses passports and permits, pointing travellers there.
+    pub national_platform: Option<String>,
+    /// Public key files published in the trust list beside the issuing key
+    /// (key rotation): the next key before it signs, the previous one until
+    /// its last code has expired. See docs/federation.md.
+    pub published_key_files: Vec<PathBuf>,
+    /// Hours until the published trust list's next update (re-signed sooner).
+    pub trust_list_hours: i64,
+    /// Seconds between refreshes of trust lists imported by URL.
+    pub trust_refresh_seconds: u64,
+}
+
+/// What kind of issuing authority a deployment is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Authority {
+    /// A provincial-level region (or a city within one).
+    #[default]
+    Region,
+    /// The national platform: issues the traveller version to people
+    /// without a mainland ID.
+    National,
+}
+
+impl Authority {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Authority::Region => "region",
+            Authority::National => "national",
+        }
+    }
 }
 
 impl Default for Settings {
@@ -89,6 +130,14 @@ impl Default for Settings {
             official_session_hours: 12,
             phone_hash_secret: Secret::default(),
             demo: false,
+            authority: Authority::Region,
+            registry_region: None,
+            city: None,
+            national_platform: None,
+            published_key_files: Vec::new(),
+            trust_list_hours: 24,
+            trust_refresh_seconds: 3600,
+            itinerary: crate::itinerary::ItinerarySettings::default(),
         }
     }
 }
@@ -139,6 +188,21 @@ impl Settings {
         if let Some(v) = read("HEALTHCODE_PUBLISHER_KEY_FILE")? {
             s.publisher_key_file = Some(v.into());
         }
+        if let Some(v) = read("HEALTHCODE_AUTHORITY")? {
+            s.authority = match v.trim() {
+                "region" => Authority::Region,
+                "national" => Authority::National,
+                _ => {
+                    return Err(ConfigError::Invalid {
+                        name: "HEALTHCODE_AUTHORITY",
+                        why: format!("{v:?} is neither region nor national"),
+                    })
+                }
+            };
+        }
+        if let Some(v) = read("HEALTHCODE_NATIONAL_PLATFORM")? {
+            s.national_platform = Some(v);
+        }
         if let Some(v) = read("HEALTHCODE_PHONE_HASH_SECRET")? {
             s.phone_hash_secret = Secret::new(v);
         }
@@ -173,7 +237,82 @@ impl Settings {
                 why: "must not be empty".into(),
             });
         }
+        let registry =
+            healthcode_core::regions::Registry::shipped().map_err(|e| ConfigError::Invalid {
+                name: "registry_region",
+                why: e.to_string(),
+            })?;
+        match (self.registry_region.clone(), self.authority) {
+            (Some(code), Authority::National) if code != healthcode_core::regions::NATIONWIDE => {
+                return Err(ConfigError::Invalid {
+                    name: "registry_region",
+                    why: format!("the national platform is region 00, not {code}"),
+                })
+            }
+            (Some(code), _) if registry.region(&code).is_none() => {
+                return Err(ConfigError::Invalid {
+                    name: "registry_region",
+                    why: format!("{code} is not a region of the registry (GB/T 2260)"),
+                })
+            }
+            _ => {}
+        }
+        if let Some(city) = &self.city {
+            let known = self
+                .registry_region()
+                .and_then(|r| registry.region(&r).and_then(|r| r.city(city)).map(|_| ()));
+            if known.is_none() {
+                return Err(ConfigError::Invalid {
+                    name: "city",
+                    why: format!("{city} is not a city of this region in the registry"),
+                });
+            }
+        }
+        if let Some(url) = &self.national_platform {
+            if self.authority == Authority::National {
+                return Err(ConfigError::Invalid {
+                    name: "national_platform",
+                    why: "the national platform does not point travellers elsewhere".into(),
+                });
+            }
+            if !(url.starts_with("https://") || url.starts_with("http://")) {
+                return Err(ConfigError::Invalid {
+                    name: "national_platform",
+                    why: format!("{url:?} is not an http(s) address"),
+                });
+            }
+        }
+        if !(1..=24 * 31).contains(&self.trust_list_hours) {
+            return Err(ConfigError::Invalid {
+                name: "trust_list_hours",
+                why: "must be between 1 hour and 31 days".into(),
+            });
+        }
+        if !(10..=7 * 86_400).contains(&self.trust_refresh_seconds) {
+            return Err(ConfigError::Invalid {
+                name: "trust_refresh_seconds",
+                why: "must be between 10 seconds and 7 days".into(),
+            });
+        }
         Ok(())
+    }
+
+    /// The region's code in the registry: `registry_region`, or the digits
+    /// ending `region_id` (`cn-22`, `DEMO-22` → `22`); none if neither.
+    pub fn registry_region(&self) -> Option<String> {
+        if let Some(code) = &self.registry_region {
+            return Some(code.trim().to_owned());
+        }
+        if self.authority == Authority::National {
+            return Some(healthcode_core::regions::NATIONWIDE.to_owned());
+        }
+        let digits: String = self
+            .region_id
+            .rsplit(['-', '_'])
+            .next()
+            .unwrap_or_default()
+            .to_owned();
+        (digits.len() == 2 && digits.bytes().all(|b| b.is_ascii_digit())).then_some(digits)
     }
 }
 

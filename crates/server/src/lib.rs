@@ -4,12 +4,17 @@
 
 pub mod api;
 pub mod auth;
+pub mod channels;
 pub mod checkpoint;
 pub mod checkpoint_page;
 pub mod clock;
 pub mod config;
 pub mod error;
+pub mod federation;
+pub mod guide;
 pub mod i18n;
+pub mod itinerary;
+pub mod openapi_regions;
 pub mod pages;
 pub mod ratelimit;
 pub mod security;
@@ -51,6 +56,11 @@ pub fn router<S: Store>(state: AppState<S>) -> Router {
         .merge(checkpoint::routes::<S>())
         .merge(checkpoint_page::routes::<S>())
         .merge(SwaggerUi::new("/docs").url("/docs/openapi.json", api::openapi()))
+        .merge(guide::routes::<S>())
+        .merge(channels::routes::<S>())
+        .merge(federation::routes::<S>())
+        .merge(itinerary::routes::<S>())
+        .merge(SwaggerUi::new("/docs").url("/docs/openapi.json", api::openapi()))
         .fallback(not_found)
         .with_state(state)
         .layer(RequestBodyLimitLayer::new(BODY_LIMIT))
@@ -83,11 +93,17 @@ pub async fn serve<S: Store>(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let purger = tokio::spawn(purge_expired_forever(state.clone()));
+    // Imported trust lists are trusted from the first request on.
+    if let Err(e) = state.reload_trust_imports().await {
+        tracing::warn!(error = %e.message.en, "loading imported trust lists failed");
+    }
+    let federation = tokio::spawn(federation::refresh_forever(state.clone()));
     let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
     let served = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await;
     purger.abort();
+    federation.abort();
     served
 }
 

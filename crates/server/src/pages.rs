@@ -73,6 +73,8 @@ mod t {
         NOT_FOUND => "页面不存在。", "Page not found.";
         CHECKPOINT => "卡口核验（离线扫码）", "Checkpoint (offline scanning)";
         REVOCATIONS => "撤销健康码", "Revoke codes";
+        CHANNEL => "申领渠道", "Applied through";
+        GUIDE => "在哪里、如何申领健康码", "Where and how do I get my code";
     }
 }
 
@@ -122,9 +124,9 @@ pub fn routes<S: Store>() -> Router<AppState<S>> {
         )
 }
 
-type Params = Query<HashMap<String, String>>;
+pub(crate) type Params = Query<HashMap<String, String>>;
 
-fn lang_of(q: &Params, headers: &HeaderMap) -> Lang {
+pub(crate) fn lang_of(q: &Params, headers: &HeaderMap) -> Lang {
     Lang::negotiate(q.get("lang").map(String::as_str), headers)
 }
 
@@ -136,7 +138,7 @@ pub fn esc(s: &str) -> String {
         .replace('\'', "&#39;")
 }
 
-fn page<S: Store>(
+pub(crate) fn page<S: Store>(
     state: &AppState<S>,
     lang: Lang,
     path: &str,
@@ -163,7 +165,7 @@ fn page<S: Store>(
     ))
 }
 
-fn urlencode(s: &str) -> String {
+pub(crate) fn urlencode(s: &str) -> String {
     s.bytes()
         .map(|b| match b {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => {
@@ -174,7 +176,7 @@ fn urlencode(s: &str) -> String {
         .collect()
 }
 
-fn error_box(lang: Lang, e: &ApiError) -> String {
+pub(crate) fn error_box(lang: Lang, e: &ApiError) -> String {
     format!(
         "<p class=\"error\" role=\"alert\">{}</p>",
         esc(e.message.get(lang))
@@ -182,7 +184,7 @@ fn error_box(lang: Lang, e: &ApiError) -> String {
 }
 
 /// Renders an error as a page, with the API error's status.
-fn error_page<S: Store>(state: &AppState<S>, lang: Lang, e: &ApiError) -> Response {
+pub(crate) fn error_page<S: Store>(state: &AppState<S>, lang: Lang, e: &ApiError) -> Response {
     let body = format!(
         "{}<p><a href=\"/\">{}</a></p>",
         error_box(lang, e),
@@ -229,12 +231,14 @@ async fn home<S: Store>(
     let body = format!(
         r#"<h1>{name}</h1><p>{tagline}</p><a class="button" href="/code">{my}</a>
 <a class="button secondary" href="/checkpoint">{checkpoint}</a>
+<a class="button secondary" href="/guide">{guide}</a>
 <a class="button secondary" href="/official">{off}</a>{outbox}<a class="button secondary" href="/docs/">{api}</a>"#,
         name = esc(state.settings.code_name.get(lang)),
         tagline = t::TAGLINE.get(lang),
         my = t::MY_CODE.get(lang),
         off = t::OFFICIALS.get(lang),
         checkpoint = t::CHECKPOINT.get(lang),
+        guide = t::GUIDE.get(lang),
         api = t::API_DOCS.get(lang),
     );
     page(&state, lang, "/", state.settings.code_name.get(lang), &body)
@@ -270,7 +274,7 @@ async fn apply_phone<S: Store>(
 
 /// A posted form's fields. A body that is not a form is answered with an
 /// error page in the visitor's language.
-pub struct PageForm(pub HashMap<String, String>);
+pub struct PageForm(pub(crate) HashMap<String, String>);
 
 impl<S: Store> axum::extract::FromRequest<AppState<S>> for PageForm {
     type Rejection = Response;
@@ -306,7 +310,7 @@ fn bad_form(e: &FormRejection) -> ApiError {
     )
 }
 
-fn field<'a>(f: &'a HashMap<String, String>, name: &str) -> &'a str {
+pub(crate) fn field<'a>(f: &'a HashMap<String, String>, name: &str) -> &'a str {
     f.get(name).map(String::as_str).unwrap_or("")
 }
 
@@ -601,14 +605,16 @@ async fn code_html<S: Store>(
         name,
         document,
         kind,
+        channel,
         ..
     } = &view.person;
+    let channel = crate::channels::channel_label(state, channel, lang).await;
     Ok(Some(format!(
         r#"<section class="card code" style="--c:{css}" id="code-data" data-refresh="{refresh}" data-code="{code}" data-colour="{colour}">
 <div class="colour">{label}</div><div class="qr">{svg}</div>
 <div class="note">{now_l}</div><div class="clock" id="clock"></div>
 <dl><dt>{name_l}</dt><dd>{name}</dd><dt>{doc_l}</dt><dd>{document}</dd><dt>{kind_l}</dt><dd>{kind}</dd>
-<dt>{valid_l}</dt><dd>{expires}</dd></dl></section>
+<dt>{channel_l}</dt><dd>{channel}</dd><dt>{valid_l}</dt><dd>{expires}</dd></dl></section>
 <section class="card why"><h2>{why_l}</h2><p>{explanation}</p><ul>{why}</ul><p class="note">{rules_l}: {rule_set}</p></section>"#,
         css = css_colour(&view.colour),
         refresh = view.refresh_in_seconds,
@@ -621,6 +627,8 @@ async fn code_html<S: Store>(
         document = esc(document),
         kind_l = t::KIND.get(lang),
         kind = kind_label(kind, lang),
+        channel_l = t::CHANNEL.get(lang),
+        channel = esc(&channel),
         valid_l = t::VALID_UNTIL.get(lang),
         now_l = t::NOW.get(lang),
         expires = esc(view.expires_at.as_deref().unwrap_or("")),
@@ -640,7 +648,7 @@ fn kind_label(kind: &str, lang: Lang) -> &'static str {
     }
 }
 
-fn css_colour(colour: &str) -> &'static str {
+pub(crate) fn css_colour(colour: &str) -> &'static str {
     match colour {
         "green" => "#1a9641",
         "yellow" => "#d4a600",
@@ -778,7 +786,7 @@ async fn sign_out<S: Store>(State(state): State<AppState<S>>, headers: HeaderMap
         .into_response()
 }
 
-fn sign_in_form(lang: Lang, error: Option<&ApiError>) -> String {
+pub(crate) fn sign_in_form(lang: Lang, error: Option<&ApiError>) -> String {
     format!(
         r#"<h1>{title}</h1><div class="card">{err}<form method="post" action="/official/sign-in">
 <label for="username">{user_l}</label><input id="username" name="username" type="text" autocomplete="username" required>

@@ -265,11 +265,30 @@ impl<S: Store> AppState<S> {
             .await?)
     }
 
-    /// A first application: identity, name and a health declaration.
+    /// A first application through the web: identity, name and a health
+    /// declaration. Other channels apply through the channel API with their
+    /// credentials (`crate::channels`).
     pub async fn apply(
         &self,
         phone: PhoneHash,
         input: ApplicationInput,
+    ) -> Result<PersonRecord, ApiError> {
+        match input.channel.as_deref() {
+            None | Some("web") => self.apply_through(phone, input, "web").await,
+            Some(other) => {
+                validate_channel(other)?;
+                Err(crate::channels::credentials_required())
+            }
+        }
+    }
+
+    /// A first application through `channel` (a registered client id, or
+    /// `web`), already authenticated and allowed by the caller.
+    pub async fn apply_through(
+        &self,
+        phone: PhoneHash,
+        input: ApplicationInput,
+        channel: &str,
     ) -> Result<PersonRecord, ApiError> {
         if self.person_for_phone(&phone).await?.is_some() {
             return Err(ApiError::conflict(
@@ -279,7 +298,8 @@ impl<S: Store> AppState<S> {
         }
         let name = validate_name(&input.name)?;
         let identity = self.parse_identity(&input.identity)?;
-        let channel = validate_channel(input.channel.as_deref().unwrap_or("web"))?;
+        crate::federation::refer_travellers(&self.settings, &identity)?;
+        let channel = validate_channel(channel)?;
         let now = self.now();
         if self
             .store

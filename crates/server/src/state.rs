@@ -4,8 +4,8 @@
 use std::ops::Deref;
 use std::sync::{Arc, Mutex};
 
-use healthcode_codec::trust::TrustList;
 use healthcode_codec::{CodeIssuer, IssuerKey};
+use healthcode_core::regions::Registry;
 use healthcode_core::{RuleSet, ShippedRuleSet};
 use healthcode_store::Store;
 use ring::rand::SystemRandom;
@@ -28,11 +28,18 @@ pub struct Inner<S> {
     pub rules: RuleSet,
     pub sms: Arc<dyn SmsSender>,
     pub limiter: RateLimiter,
-    /// This deployment's signed trust list, as published.
+    /// This deployment's signed trust list, as published at start-up
+    /// (`trusted_lists()` has the current one: it is re-signed).
     pub trust_list: String,
     pub publisher_fingerprint: String,
     /// Checkpoint verification: trust snapshot, revocation list, policies.
     pub checkpoint: crate::checkpoint::Checkpoint,
+    /// The regions registry (`healthcode_core::regions`).
+    pub registry: Registry,
+    /// Publishing and importing trust lists (`crate::federation`).
+    pub federation: crate::federation::Federation,
+    /// The itinerary card's window, rules and QR lifetime.
+    pub itinerary: crate::itinerary::ItineraryState,
 }
 
 /// Cheap to clone: one `Arc`.
@@ -74,13 +81,14 @@ impl<S: Store> AppState<S> {
     ) -> Result<AppState<S>, StartError> {
         settings.validate()?;
         let rules = load_rules(&settings.rule_set)?;
+        let registry = Registry::shipped().map_err(|e| StartError::Trust(e.to_string()))?;
+        let itinerary = crate::itinerary::ItineraryState::new(&settings.itinerary)?;
         let rng = SystemRandom::new();
         let now = clock.now();
-        let trust_list =
-            TrustList::new(publisher.description(), now, vec![issuer_key.description()])
-                .sign(&publisher.signing_key, &rng)
-                .map_err(|e| StartError::Trust(e.to_string()))?
-                .to_json();
+        let federation =
+            crate::federation::Federation::new(&settings, &issuer_key, publisher, now, &rng)
+                .map_err(StartError::Trust)?;
+        let trust_list = federation.published();
         let publisher_fingerprint = publisher.signing_key.public_key().fingerprint();
         let issuer_id = issuer_key.issuer.clone();
         let demo_issuer = issuer_key.demo;
@@ -106,14 +114,20 @@ impl<S: Store> AppState<S> {
             limiter: RateLimiter::default(),
             trust_list,
             publisher_fingerprint,
+            registry,
+            federation,
+            itinerary,
             checkpoint,
         })))
     }
 
-    /// The signed trust-list JSON texts this deployment trusts: its own
-    /// (other deployments' imported lists join it here).
+    /// The signed trust-list JSON texts this deployment's verifier and
+    /// checkpoints trust: its own (as currently published) and every list
+    /// imported from other deployments.
     pub fn trusted_lists(&self) -> Vec<String> {
-        vec![self.trust_list.clone()]
+        let mut lists = vec![self.federation.published()];
+        lists.extend(self.federation.imported());
+        lists
     }
 }
 

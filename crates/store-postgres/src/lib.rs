@@ -20,6 +20,8 @@
 //! retried (SERIALIZABLE) instead of forking the chain.
 #![forbid(unsafe_code)]
 
+mod federation;
+mod itinerary;
 mod revocations;
 
 use std::future::Future;

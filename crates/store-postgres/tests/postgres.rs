@@ -47,6 +47,11 @@ async fn fresh_serializable() -> Option<(PgStore, ())> {
     Some((store, ()))
 }
 
+mod itinerary_conformance {
+    use super::fresh;
+    healthcode_store::itinerary_conformance_tests!("postgres", fresh);
+}
+
 mod conformance {
     use super::fresh;
     healthcode_store::conformance_tests!("postgres", fresh);

@@ -17,6 +17,8 @@
 //! `migrations/` are embedded and run on connect.
 #![forbid(unsafe_code)]
 
+mod federation;
+mod itinerary;
 mod revocations;
 
 use std::path::Path;

@@ -14,6 +14,11 @@ async fn fresh() -> Option<(SqliteStore, TempDir)> {
     Some((store, dir))
 }
 
+mod itinerary_conformance {
+    use super::fresh;
+    healthcode_store::itinerary_conformance_tests!("sqlite", fresh);
+}
+
 mod conformance {
     use super::fresh;
     healthcode_store::conformance_tests!("sqlite", fresh);

@@ -65,6 +65,8 @@ macro_rules! conformance_tests {
             concurrent_audit_appends,
             timestamps_out_of_range,
             revocations_round_trip,
+            channels_lifecycle,
+            trust_imports_refuse_rollback,
         ]);
     };
     (@each $backend:expr, $fresh:path, [$($test:ident),* $(,)?]) => {
@@ -78,6 +80,9 @@ macro_rules! conformance_tests {
         )*
     };
 }
+
+mod federation;
+pub use federation::*;
 
 // ----------------------------------------------------------------------------
 // Fixtures

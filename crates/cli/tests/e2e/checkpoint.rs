@@ -93,8 +93,7 @@ fn checkpoint_page_verifies_offline() {
     let samples = std::fs::read_to_string(data.join("checkpoint-samples.txt")).unwrap();
     let revoked = samples
         .lines()
-        .filter(|l| l.starts_with(PREFIX))
-        .next_back()
+        .rfind(|l| l.starts_with(PREFIX))
         .unwrap()
         .to_owned();
     let codes = serde_json::json!({

@@ -7,3 +7,4 @@ mod dcc_vectors;
 mod fuzz_regressions;
 mod json_equiv;
 mod our_codes;
+mod trust_lists;

@@ -7,4 +7,7 @@ mod support;
 mod checkpoint;
 mod citizen;
 mod errors;
+mod federation;
+mod guide;
+mod itinerary;
 mod officials;

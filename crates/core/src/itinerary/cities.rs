@@ -1,0 +1,90 @@
+//! A compact table of GB/T 2260 codes: every provincial-level region, and
+//! the prefecture-level cities the platform names (capitals and the larger
+//! cities). A city code that is valid but not in the table is shown as its
+//! province and the code itself, never refused: carriers know more cities
+//! than this table does.
+
+/// (two-digit code, Chinese name, English name).
+pub(crate) const PROVINCES: &[(&str, &str, &str)] = &[
+    ("11", "北京市", "Beijing"),
+    ("12", "天津市", "Tianjin"),
+    ("13", "河北省", "Hebei"),
+    ("14", "山西省", "Shanxi"),
+    ("15", "内蒙古自治区", "Nei Mongol"),
+    ("21", "辽宁省", "Liaoning"),
+    ("22", "吉林省", "Jilin"),
+    ("23", "黑龙江省", "Heilongjiang"),
+    ("31", "上海市", "Shanghai"),
+    ("32", "江苏省", "Jiangsu"),
+    ("33", "浙江省", "Zhejiang"),
+    ("34", "安徽省", "Anhui"),
+    ("35", "福建省", "Fujian"),
+    ("36", "江西省", "Jiangxi"),
+    ("37", "山东省", "Shandong"),
+    ("41", "河南省", "Henan"),
+    ("42", "湖北省", "Hubei"),
+    ("43", "湖南省", "Hunan"),
+    ("44", "广东省", "Guangdong"),
+    ("45", "广西壮族自治区", "Guangxi"),
+    ("46", "海南省", "Hainan"),
+    ("50", "重庆市", "Chongqing"),
+    ("51", "四川省", "Sichuan"),
+    ("52", "贵州省", "Guizhou"),
+    ("53", "云南省", "Yunnan"),
+    ("54", "西藏自治区", "Xizang"),
+    ("61", "陕西省", "Shaanxi"),
+    ("62", "甘肃省", "Gansu"),
+    ("63", "青海省", "Qinghai"),
+    ("64", "宁夏回族自治区", "Ningxia"),
+    ("65", "新疆维吾尔自治区", "Xinjiang"),
+    ("71", "台湾省", "Taiwan"),
+    ("81", "香港特别行政区", "Hong Kong"),
+    ("82", "澳门特别行政区", "Macao"),
+];
+
+/// Municipalities directly under the central government (and the two
+/// special administrative regions): the card names them alone, as 北京市.
+pub(crate) const CITY_LEVEL_PROVINCES: &[&str] = &["11", "12", "31", "50", "81", "82"];
+
+/// (six-digit city code, Chinese name, English name).
+pub(crate) const CITIES: &[(&str, &str, &str)] = &[
+    ("130100", "石家庄市", "Shijiazhuang"),
+    ("130600", "保定市", "Baoding"),
+    ("140100", "太原市", "Taiyuan"),
+    ("150100", "呼和浩特市", "Hohhot"),
+    ("210100", "沈阳市", "Shenyang"),
+    ("210200", "大连市", "Dalian"),
+    ("220100", "长春市", "Changchun"),
+    ("220200", "吉林市", "Jilin City"),
+    ("220300", "四平市", "Siping"),
+    ("222400", "延边朝鲜族自治州", "Yanbian"),
+    ("230100", "哈尔滨市", "Harbin"),
+    ("320100", "南京市", "Nanjing"),
+    ("320500", "苏州市", "Suzhou"),
+    ("330100", "杭州市", "Hangzhou"),
+    ("330200", "宁波市", "Ningbo"),
+    ("340100", "合肥市", "Hefei"),
+    ("350100", "福州市", "Fuzhou"),
+    ("350200", "厦门市", "Xiamen"),
+    ("360100", "南昌市", "Nanchang"),
+    ("370100", "济南市", "Jinan"),
+    ("370200", "青岛市", "Qingdao"),
+    ("410100", "郑州市", "Zhengzhou"),
+    ("420100", "武汉市", "Wuhan"),
+    ("430100", "长沙市", "Changsha"),
+    ("440100", "广州市", "Guangzhou"),
+    ("440300", "深圳市", "Shenzhen"),
+    ("441900", "东莞市", "Dongguan"),
+    ("450100", "南宁市", "Nanning"),
+    ("460100", "海口市", "Haikou"),
+    ("460200", "三亚市", "Sanya"),
+    ("510100", "成都市", "Chengdu"),
+    ("520100", "贵阳市", "Guiyang"),
+    ("530100", "昆明市", "Kunming"),
+    ("540100", "拉萨市", "Lhasa"),
+    ("610100", "西安市", "Xi'an"),
+    ("620100", "兰州市", "Lanzhou"),
+    ("630100", "西宁市", "Xining"),
+    ("640100", "银川市", "Yinchuan"),
+    ("650100", "乌鲁木齐市", "Urumqi"),
+];

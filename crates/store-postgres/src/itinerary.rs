@@ -1,0 +1,390 @@
+//! [`ItineraryStore`] on PostgreSQL: a batch of stays goes in as one
+//! `INSERT … SELECT FROM UNNEST(arrays)` per [`ROWS_PER_STATEMENT`] rows,
+//! all in one transaction (retried whole on a serialization failure).
+
+use healthcode_core::itinerary::{CityCode, RiskArea};
+use healthcode_store::columns::instant;
+use healthcode_store::itinerary::{
+    self as it, CardQueryRecord, CarrierAccount, CarrierStay, InsertCounts, ItineraryErasure,
+    ItineraryStore, RiskAreaRecord,
+};
+use healthcode_store::{PhoneHash, Result, StoreError};
+use sqlx::postgres::PgRow;
+use time::OffsetDateTime;
+
+use crate::{get, retrying, sql, Cols, PgStore};
+
+/// Stays per statement (arrays make the statement's size independent of
+/// the row count; this bounds the memory of one statement).
+pub const ROWS_PER_STATEMENT: usize = 10_000;
+
+const SELECT_AREA: &str = "SELECT id, city_code, area_zh, area_en, level, starts_ns, ends_ns, \
+     published_by, published_ns, ended_by, supersedes FROM risk_areas ";
+
+fn area_from_row(row: &PgRow) -> Result<RiskAreaRecord> {
+    let ends: Option<i64> = get(row, "ends_ns")?;
+    it::risk_area_from(&Cols(row), ends)
+}
+
+/// The stays as column arrays.
+struct Columns {
+    phones: Vec<Vec<u8>>,
+    cities: Vec<String>,
+    firsts: Vec<i64>,
+    lasts: Vec<i64>,
+    cells: Vec<Option<String>>,
+    carriers: Vec<Option<String>>,
+}
+
+fn columns(stays: &[CarrierStay]) -> Result<Columns> {
+    let mut c = Columns {
+        phones: Vec::with_capacity(stays.len()),
+        cities: Vec::with_capacity(stays.len()),
+        firsts: Vec::with_capacity(stays.len()),
+        lasts: Vec::with_capacity(stays.len()),
+        cells: Vec::with_capacity(stays.len()),
+        carriers: Vec::with_capacity(stays.len()),
+    };
+    for s in stays {
+        c.phones.push(s.phone.0.to_vec());
+        c.cities.push(s.city.as_str().to_owned());
+        c.firsts.push(instant(s.first_seen)?);
+        c.lasts.push(instant(s.last_seen)?);
+        c.cells.push(s.cell.clone());
+        c.carriers.push(s.carrier.clone());
+    }
+    Ok(c)
+}
+
+impl ItineraryStore for PgStore {
+    async fn insert_carrier_stays(&self, stays: &[CarrierStay]) -> Result<InsertCounts> {
+        const WHAT: &str = "carrier stay";
+        if stays.is_empty() {
+            return Ok(InsertCounts::default());
+        }
+        let chunks = stays
+            .chunks(ROWS_PER_STATEMENT)
+            .map(columns)
+            .collect::<Result<Vec<_>>>()?;
+        let inserted = retrying(|| async {
+            let mut tx = self.pool.begin().await.map_err(sql(WHAT))?;
+            let mut inserted = 0u64;
+            for c in &chunks {
+                inserted += sqlx::query(
+                    "INSERT INTO carrier_stays (phone_hash, city_code, first_seen, last_seen, cell, carrier) \
+                     SELECT * FROM UNNEST($1::bytea[], $2::text[], $3::int8[], $4::int8[], $5::text[], $6::text[]) \
+                     ON CONFLICT DO NOTHING",
+                )
+                .bind(&c.phones)
+                .bind(&c.cities)
+                .bind(&c.firsts)
+                .bind(&c.lasts)
+                .bind(&c.cells)
+                .bind(&c.carriers)
+                .execute(&mut *tx)
+                .await
+                .map_err(sql(WHAT))?
+                .rows_affected();
+            }
+            tx.commit().await.map_err(sql(WHAT))?;
+            Ok(inserted)
+        })
+        .await?;
+        Ok(InsertCounts {
+            inserted,
+            already_present: (stays.len() as u64).saturating_sub(inserted),
+        })
+    }
+
+    async fn insert_carrier_stays_each(&self, stays: &[CarrierStay]) -> Result<Vec<bool>> {
+        const WHAT: &str = "carrier stay";
+        if stays.is_empty() {
+            return Ok(Vec::new());
+        }
+        let chunks = stays
+            .chunks(ROWS_PER_STATEMENT)
+            .map(columns)
+            .collect::<Result<Vec<_>>>()?;
+        let rows = retrying(|| async {
+            let mut tx = self.pool.begin().await.map_err(sql(WHAT))?;
+            let mut rows = Vec::new();
+            for c in &chunks {
+                rows.extend(
+                    sqlx::query(
+                        "INSERT INTO carrier_stays (phone_hash, city_code, first_seen, last_seen, cell, carrier) \
+                         SELECT * FROM UNNEST($1::bytea[], $2::text[], $3::int8[], $4::int8[], $5::text[], $6::text[]) \
+                         ON CONFLICT DO NOTHING RETURNING phone_hash, city_code, first_seen",
+                    )
+                    .bind(&c.phones)
+                    .bind(&c.cities)
+                    .bind(&c.firsts)
+                    .bind(&c.lasts)
+                    .bind(&c.cells)
+                    .bind(&c.carriers)
+                    .fetch_all(&mut *tx)
+                    .await
+                    .map_err(sql(WHAT))?,
+                );
+            }
+            tx.commit().await.map_err(sql(WHAT))?;
+            Ok(rows)
+        })
+        .await?;
+        let mut returned = Vec::with_capacity(rows.len());
+        for r in &rows {
+            returned.push((
+                get::<Vec<u8>>(r, "phone_hash")?,
+                get::<String>(r, "city_code")?,
+                get::<i64>(r, "first_seen")?,
+            ));
+        }
+        it::mark_inserted(stays, returned)
+    }
+
+    async fn carrier_stays(
+        &self,
+        phone: &PhoneHash,
+        from: OffsetDateTime,
+        until: OffsetDateTime,
+    ) -> Result<Vec<CarrierStay>> {
+        let (from, until) = (instant(from)?, instant(until)?);
+        let rows = retrying(|| async {
+            sqlx::query(
+                "SELECT phone_hash, city_code, first_seen, last_seen, cell, carrier FROM carrier_stays \
+                 WHERE phone_hash = $1 AND first_seen <= $2 AND last_seen >= $3 ORDER BY first_seen, city_code",
+            )
+            .bind(&phone.0[..])
+            .bind(until)
+            .bind(from)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(sql("carrier stay"))
+        })
+        .await?;
+        rows.iter().map(|r| it::stay_from(&Cols(r))).collect()
+    }
+
+    async fn purge_carrier_stays_before(&self, cutoff: OffsetDateTime) -> Result<u64> {
+        let cutoff = instant(cutoff)?;
+        retrying(|| async {
+            Ok(
+                sqlx::query("DELETE FROM carrier_stays WHERE last_seen < $1")
+                    .bind(cutoff)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(sql("carrier stay"))?
+                    .rows_affected(),
+            )
+        })
+        .await
+    }
+
+    async fn erase_itinerary_data(&self) -> Result<ItineraryErasure> {
+        retrying(|| async {
+            let mut tx = self.pool.begin().await.map_err(sql("erase"))?;
+            let stays = sqlx::query("DELETE FROM carrier_stays")
+                .execute(&mut *tx)
+                .await
+                .map_err(sql("erase"))?;
+            let queries = sqlx::query("DELETE FROM card_queries")
+                .execute(&mut *tx)
+                .await
+                .map_err(sql("erase"))?;
+            tx.commit().await.map_err(sql("erase"))?;
+            Ok(ItineraryErasure {
+                carrier_stays: stays.rows_affected(),
+                card_queries: queries.rows_affected(),
+            })
+        })
+        .await
+    }
+
+    async fn create_risk_area(&self, r: &RiskAreaRecord) -> Result<()> {
+        let starts = instant(r.area.starts_at)?;
+        let ends = r.area.ends_at.map(instant).transpose()?;
+        let published = instant(r.published_at)?;
+        retrying(|| async {
+            sqlx::query(
+                "INSERT INTO risk_areas (id, city_code, area_zh, area_en, level, starts_ns, ends_ns, \
+                 published_by, published_ns, ended_by, supersedes) \
+                 VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11)",
+            )
+            .bind(&r.area.id)
+            .bind(r.area.city.as_str())
+            .bind(&r.area.area.zh)
+            .bind(&r.area.area.en)
+            .bind(r.area.level.as_str())
+            .bind(starts)
+            .bind(ends)
+            .bind(&r.published_by)
+            .bind(published)
+            .bind(r.ended_by.as_deref())
+            .bind(r.supersedes.as_deref())
+            .execute(&self.pool)
+            .await
+            .map_err(sql("a risk area with this id"))?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn end_risk_area(
+        &self,
+        id: &str,
+        ends_at: OffsetDateTime,
+        ended_by: &str,
+    ) -> Result<RiskAreaRecord> {
+        let ends = instant(ends_at)?;
+        let row = retrying(|| async {
+            sqlx::query(
+                "UPDATE risk_areas SET ends_ns = $1, ended_by = $2 WHERE id = $3 AND ends_ns IS NULL \
+                 RETURNING id, city_code, area_zh, area_en, level, starts_ns, ends_ns, \
+                 published_by, published_ns, ended_by, supersedes",
+            )
+            .bind(ends)
+            .bind(ended_by)
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(sql("risk area"))
+        })
+        .await?;
+        match row {
+            Some(row) => area_from_row(&row),
+            None => match self.risk_area(id).await? {
+                Some(_) => Err(StoreError::Conflict("an end for this risk area")),
+                None => Err(StoreError::NotFound("risk area")),
+            },
+        }
+    }
+
+    async fn risk_area(&self, id: &str) -> Result<Option<RiskAreaRecord>> {
+        let sql_text = format!("{SELECT_AREA} WHERE id = $1");
+        let row = retrying(|| async {
+            sqlx::query(&sql_text)
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(sql("risk area"))
+        })
+        .await?;
+        row.as_ref().map(area_from_row).transpose()
+    }
+
+    async fn risk_areas(&self) -> Result<Vec<RiskAreaRecord>> {
+        let sql_text = format!("{SELECT_AREA} ORDER BY starts_ns DESC, id");
+        let rows = retrying(|| async {
+            sqlx::query(&sql_text)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(sql("risk area"))
+        })
+        .await?;
+        rows.iter().map(area_from_row).collect()
+    }
+
+    async fn risk_areas_in(
+        &self,
+        cities: &[CityCode],
+        from: OffsetDateTime,
+        until: OffsetDateTime,
+    ) -> Result<Vec<RiskArea>> {
+        if cities.is_empty() {
+            return Ok(Vec::new());
+        }
+        let codes: Vec<String> = cities.iter().map(|c| c.as_str().to_owned()).collect();
+        let (from, until) = (instant(from)?, instant(until)?);
+        let sql_text = format!(
+            "{SELECT_AREA} WHERE city_code = ANY($1) AND starts_ns <= $2 \
+             AND (ends_ns IS NULL OR ends_ns > $3) ORDER BY starts_ns, id"
+        );
+        let rows = retrying(|| async {
+            sqlx::query(&sql_text)
+                .bind(&codes)
+                .bind(until)
+                .bind(from)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(sql("risk area"))
+        })
+        .await?;
+        rows.iter()
+            .map(|r| area_from_row(r).map(|a| a.area))
+            .collect()
+    }
+
+    async fn record_card_query(&self, q: &CardQueryRecord) -> Result<()> {
+        let at = instant(q.at)?;
+        let window = i32::try_from(q.window_days)
+            .map_err(|_| StoreError::Backend("window too large to store".into()))?;
+        let cities = i32::try_from(q.cities)
+            .map_err(|_| StoreError::Backend("city count too large to store".into()))?;
+        retrying(|| async {
+            sqlx::query(
+                "INSERT INTO card_queries (phone_hash, at_ns, consent, window_days, channel, colour, cities) \
+                 VALUES ($1,$2,$3,$4,$5,$6,$7)",
+            )
+            .bind(&q.phone.0[..])
+            .bind(at)
+            .bind(i32::from(q.consent))
+            .bind(window)
+            .bind(&q.channel)
+            .bind(q.colour.as_str())
+            .bind(cities)
+            .execute(&self.pool)
+            .await
+            .map_err(sql("card query"))?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn card_queries(&self, phone: &PhoneHash) -> Result<Vec<CardQueryRecord>> {
+        let rows = retrying(|| async {
+            sqlx::query(
+                "SELECT phone_hash, at_ns, consent, window_days, channel, colour, cities \
+                 FROM card_queries WHERE phone_hash = $1 ORDER BY at_ns",
+            )
+            .bind(&phone.0[..])
+            .fetch_all(&self.pool)
+            .await
+            .map_err(sql("card query"))
+        })
+        .await?;
+        rows.iter().map(|r| it::card_query_from(&Cols(r))).collect()
+    }
+
+    async fn create_carrier_account(&self, a: &CarrierAccount) -> Result<()> {
+        let created = instant(a.created_at)?;
+        retrying(|| async {
+            sqlx::query(
+                "INSERT INTO carrier_accounts (name, display_name, key_hash, created_ns) VALUES ($1,$2,$3,$4)",
+            )
+            .bind(&a.name)
+            .bind(&a.display_name)
+            .bind(&a.key_hash[..])
+            .bind(created)
+            .execute(&self.pool)
+            .await
+            .map_err(sql("a carrier account with this name"))?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn carrier_account_by_key(&self, key_hash: &[u8; 32]) -> Result<Option<CarrierAccount>> {
+        let row = retrying(|| async {
+            sqlx::query(
+                "SELECT name, display_name, key_hash, created_ns FROM carrier_accounts WHERE key_hash = $1",
+            )
+            .bind(&key_hash[..])
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(sql("carrier account"))
+        })
+        .await?;
+        row.as_ref()
+            .map(|r| it::carrier_account_from(&Cols(r)))
+            .transpose()
+    }
+}

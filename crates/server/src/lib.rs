@@ -55,7 +55,6 @@ pub fn router<S: Store>(state: AppState<S>) -> Router {
         .merge(pages::routes::<S>())
         .merge(checkpoint::routes::<S>())
         .merge(checkpoint_page::routes::<S>())
-        .merge(SwaggerUi::new("/docs").url("/docs/openapi.json", api::openapi()))
         .merge(guide::routes::<S>())
         .merge(channels::routes::<S>())
         .merge(federation::routes::<S>())

@@ -225,6 +225,7 @@ pub async fn seed<S: Store>(store: &S, settings: &Settings) -> Result<()> {
                 .await?;
         }
     }
+    crate::demo_checkpoint::seed_checkpoint(store, now).await?;
     crate::demo_channels::seed_channels(store, settings).await?;
     for (username, role) in OFFICIALS {
         if store.official(username).await?.is_some() {
@@ -258,6 +259,10 @@ pub fn print_welcome(addr: SocketAddr, engine: &str, dir: &Path, secret: &str) {
     );
     println!("  API docs 接口文档     {base}/docs/");
     println!("  trust list 信任列表   {base}/.well-known/healthcode/trust-list.json");
+    println!(
+        "  checkpoint 卡口核验   {base}/checkpoint   (sample codes 示例码: {})",
+        crate::demo_checkpoint::samples_file(dir).display()
+    );
     crate::demo_channels::print_channels(&base, secret);
     println!("  database 数据库       {engine} in {}\n", dir.display());
     println!("  Sign in with one of these phones to see a code of each colour / 用以下手机号登录查看各颜色的码:");

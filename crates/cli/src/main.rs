@@ -7,9 +7,11 @@
 mod args;
 mod audit;
 mod bench;
+mod checkpoint;
 mod db;
 mod demo;
 mod demo_channels;
+mod demo_checkpoint;
 mod demo_itinerary;
 mod demo_oversight;
 mod demo_server;

@@ -178,6 +178,7 @@ pub fn demo(args: ServeArgs) -> Result<ExitCode> {
         &rng,
     )?;
     let secret = demo_secret(&dir.join("phone-hash-secret"), &rng)?;
+    crate::demo_checkpoint::write_samples(&dir, &issuer)?;
     let mut settings = match &args.config {
         Some(path) => Settings::load(Some(path), |_| None)?,
         None => Settings::default(),

@@ -40,6 +40,12 @@ pub struct VerifyArgs {
     /// Print one JSON object / 输出 JSON
     #[arg(long)]
     json: bool,
+    /// Judge under a checkpoint policy: metro, hospital, airport or a policy file; prints pass / restrict / deny / 卡口策略
+    #[arg(long, value_name = "NAME|FILE")]
+    policy: Option<String>,
+    /// A code shown beside it, for the policy: a test certificate (HC1:) or an itinerary card (repeatable) / 附加的码
+    #[arg(long, value_name = "CODE", requires = "policy")]
+    extra: Vec<String>,
     /// A code string, "-" for stdin, or a PNG/JPEG picture of the QR code / 码字符串、"-"（标准输入）或图片路径
     input: String,
 }
@@ -49,6 +55,11 @@ pub fn run(a: VerifyArgs) -> Result<ExitCode> {
     if !(0..=86_400).contains(&a.skew) {
         bail!("--skew must be between 0 and 86400 seconds");
     }
+    let policy = a
+        .policy
+        .as_deref()
+        .map(crate::checkpoint::load_policy)
+        .transpose()?;
     let store = load_trust(&a)?;
     if store.is_empty() {
         eprintln!("warning: no --trust or --dcc-cert given, so no key is trusted / 未提供信任列表");
@@ -62,6 +73,9 @@ pub fn run(a: VerifyArgs) -> Result<ExitCode> {
         accept_demo: a.accept_demo,
     };
     let mut verifier = Verifier::with_options(store, options);
+    if let Some(policy) = &policy {
+        return crate::checkpoint::run(&mut verifier, policy, &code, &a.extra, now, a.skew, a.json);
+    }
     let result = verifier.verify(&code, now);
     let report = VerificationReport::from_result(&result);
     if a.json {

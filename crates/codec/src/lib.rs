@@ -9,6 +9,7 @@
 
 pub mod base45;
 pub mod cbor;
+pub mod checkpoint;
 pub mod claims;
 pub mod compress;
 pub mod cose;

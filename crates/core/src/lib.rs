@@ -7,6 +7,7 @@
 pub mod audit;
 pub mod bilingual;
 pub mod certlogic;
+pub mod checkpoint;
 pub mod colour;
 pub mod facts;
 pub mod identity;

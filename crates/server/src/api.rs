@@ -110,10 +110,11 @@ pub fn routes<S: Store>() -> Router<AppState<S>> {
 )]
 pub struct ApiDoc;
 
-/// The whole API document: the core API and the venue API.
+/// The whole API document: this module's paths and the other modules'.
 pub fn openapi() -> utoipa::openapi::OpenApi {
     let mut doc = ApiDoc::openapi();
     doc.merge(crate::venues::VenueApi::openapi());
+    doc.merge(crate::checkpoint::CheckpointApiDoc::openapi());
     doc
 }
 

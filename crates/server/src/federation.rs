@@ -375,6 +375,9 @@ impl<S: Store> AppState<S> {
         }
         let n = lists.len();
         self.federation.set_imported(lists);
+        // The checkpoint verifier (POST /api/verify, the page's bundle)
+        // follows the trusted set, and re-reads the revocations.
+        self.refresh_checkpoint_trust().await?;
         Ok(n)
     }
 

@@ -5,6 +5,8 @@
 pub mod api;
 pub mod auth;
 pub mod channels;
+pub mod checkpoint;
+pub mod checkpoint_page;
 pub mod clock;
 pub mod config;
 pub mod error;
@@ -56,6 +58,8 @@ pub fn router<S: Store>(state: AppState<S>) -> Router {
         .merge(pages::routes::<S>())
         .merge(venues::routes::<S>())
         .merge(lifecycle::routes::routes::<S>())
+        .merge(checkpoint::routes::<S>())
+        .merge(checkpoint_page::routes::<S>())
         .merge(guide::routes::<S>())
         .merge(channels::routes::<S>())
         .merge(federation::routes::<S>())

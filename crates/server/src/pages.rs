@@ -78,6 +78,8 @@ mod t {
         VENUES => "场所码", "Venue codes";
         TRACE => "密接追踪", "Contact tracing";
         VENUE_OPERATORS => "场所管理（场所码）", "Venues (venue codes)";
+        CHECKPOINT => "卡口核验（离线扫码）", "Checkpoint (offline scanning)";
+        REVOCATIONS => "撤销健康码", "Revoke codes";
         CHANNEL => "申领渠道", "Applied through";
         GUIDE => "在哪里、如何申领健康码", "Where and how do I get my code";
     }
@@ -239,6 +241,7 @@ async fn home<S: Store>(
     };
     let body = format!(
         r#"<h1>{name}</h1><p>{tagline}</p><a class="button" href="/code">{my}</a>
+<a class="button secondary" href="/checkpoint">{checkpoint}</a>
 <a class="button secondary" href="/guide">{guide}</a>
 <a class="button secondary" href="/official">{off}</a><a class="button secondary" href="/venue">{venue}</a>{outbox}<a class="button secondary" href="/docs/">{api}</a>"#,
         name = esc(state.settings.code_name.get(lang)),
@@ -246,6 +249,7 @@ async fn home<S: Store>(
         my = t::MY_CODE.get(lang),
         off = t::OFFICIALS.get(lang),
         venue = t::VENUE_OPERATORS.get(lang),
+        checkpoint = t::CHECKPOINT.get(lang),
         guide = t::GUIDE.get(lang),
         api = t::API_DOCS.get(lang),
     );
@@ -848,7 +852,7 @@ async fn official_view<S: Store>(
     notice: &str,
 ) -> Result<String, ApiError> {
     let mut body = format!(
-        r#"<h1>{title}</h1><p class="note">{username}</p>{notice}<div class="card"><form method="get" action="/official">
+        r#"<h1>{title}</h1><p class="note">{username} · <a href="/official/revocations">{revocations}</a></p>{notice}<div class="card"><form method="get" action="/official">
 <label for="identity">{find_l}</label><input id="identity" name="identity" type="text" required>
 <label for="purpose">{purpose_l}</label><input id="purpose" name="purpose" type="text" required minlength="2" maxlength="200"><button type="submit">{find_l}</button></form></div>
 <p><a class="button secondary" href="/official/oversight">{oversight_l}</a><a class="button secondary" href="/official/venues">{venues_l}</a><a class="button secondary" href="/official/trace">{trace_l}</a></p>"#,
@@ -856,6 +860,7 @@ async fn official_view<S: Store>(
         trace_l = t::TRACE.get(lang),
         title = t::OFFICIALS.get(lang),
         username = esc(username),
+        revocations = t::REVOCATIONS.get(lang),
         find_l = t::FIND.get(lang),
         purpose_l = t::PURPOSE.get(lang),
         oversight_l = t::OVERSIGHT.get(lang),

@@ -36,6 +36,8 @@ pub struct Inner<S> {
     pub publisher: IssuerKey,
     /// Which services are offline (see `lifecycle`).
     pub offline: crate::lifecycle::OfflineBoard,
+    /// Checkpoint verification: trust snapshot, revocation list, policies.
+    pub checkpoint: crate::checkpoint::Checkpoint,
     /// The regions registry (`healthcode_core::regions`).
     pub registry: Registry,
     /// Publishing and importing trust lists (`crate::federation`).
@@ -107,6 +109,14 @@ impl<S: Store> AppState<S> {
         let offline = crate::lifecycle::OfflineBoard::new(clock.clone());
         let issuer_id = issuer_key.issuer.clone();
         let demo_issuer = issuer_key.demo;
+        let checkpoint = crate::checkpoint::Checkpoint::new(
+            std::slice::from_ref(&trust_list),
+            publisher,
+            settings.demo || demo_issuer,
+            now,
+            &rng,
+        )
+        .map_err(StartError::Trust)?;
         Ok(AppState(Arc::new(Inner {
             phones: PhoneHasher::new(settings.phone_hash_secret.expose().as_bytes()),
             store,
@@ -126,6 +136,7 @@ impl<S: Store> AppState<S> {
             registry,
             federation,
             itinerary,
+            checkpoint,
         })))
     }
 

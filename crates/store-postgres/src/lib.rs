@@ -25,6 +25,7 @@ mod itinerary;
 mod venues;
 mod oversight;
 mod lifecycle;
+mod revocations;
 
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -22,6 +22,7 @@ mod federation;
 mod itinerary;
 mod venues;
 mod oversight;
+mod revocations;
 
 use std::path::Path;
 use std::str::FromStr;

@@ -22,6 +22,9 @@ pub use lifecycle::{erase_health_code_data, lifecycle_purges, shutdown_records};
 
 use std::collections::BTreeSet;
 
+mod revocations;
+pub use revocations::revocations_round_trip;
+
 use healthcode_core::audit::verify_chain;
 use healthcode_core::facts::{DiagnosisStatus, QuarantinePlace, RiskLevel, TestKind, TestOutcome};
 use healthcode_core::identity::{resident_id_check_character, PermitKind};
@@ -77,6 +80,7 @@ macro_rules! conformance_tests {
             lifecycle_purges,
             shutdown_records,
             erase_health_code_data,
+            revocations_round_trip,
             channels_lifecycle,
             trust_imports_refuse_rollback,
         ]);

@@ -26,6 +26,7 @@ pub mod oversight;
 #[cfg(feature = "conformance")]
 pub mod oversight_conformance;
 pub mod lifecycle;
+pub mod revocations;
 
 use std::fmt;
 use std::future::Future;
@@ -40,6 +41,7 @@ use time::OffsetDateTime;
 
 pub use federation::{Channel, ChannelStore, ImportedTrustList, TrustImportStore};
 pub use venues::VenueStore;
+pub use revocations::{Revocation, RevocationStore};
 
 /// What can go wrong in storage. Backends map their errors onto these.
 #[derive(Debug, Error)]
@@ -221,6 +223,7 @@ pub trait Store:
     + VenueStore
     + oversight::OversightStore
     + lifecycle::LifecycleStore
+    + RevocationStore
 {
     /// Which engine, for logs and `/healthz`: `sqlite` or `postgres`.
     fn engine(&self) -> &'static str;

@@ -2,6 +2,7 @@
 //! dominates build time on small machines).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod checkpoint_vectors;
 mod dcc_vectors;
 mod fuzz_regressions;
 mod json_equiv;

@@ -4,6 +4,7 @@
 
 mod support;
 
+mod checkpoint;
 mod citizen;
 mod errors;
 mod federation;

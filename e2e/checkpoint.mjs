@@ -32,14 +32,22 @@ try {
   const page = await context.newPage();
   page.on('pageerror', (e) => console.log('page error:', e.message));
   const ready = async () => {
-    await page.waitForSelector('#checkpoint[data-ready="true"]', { timeout: 15000 });
+    await page.waitForSelector('#checkpoint[data-ready="true"]', { timeout: 60000 });
   };
   // Both languages once online, so both are cached by the service worker.
   await page.goto(`${base}/checkpoint?lang=en`);
   await ready();
   await page.goto(`${base}/checkpoint?lang=zh`);
   await ready();
-  await page.waitForFunction(() => navigator.serviceWorker.controller !== null, null, { timeout: 15000 });
+  // The worker installs (precaching six URLs) and claims the page; on a
+  // loaded CI machine that can take a while, and a page loaded before the
+  // claim is only controlled after a reload.
+  await page.evaluate(() => navigator.serviceWorker.ready);
+  if (!(await page.evaluate(() => navigator.serviceWorker.controller !== null))) {
+    await page.reload();
+    await ready();
+  }
+  await page.waitForFunction(() => navigator.serviceWorker.controller !== null, null, { timeout: 60000 });
   check(true, 'the service worker controls the page');
 
   const parity = await page.evaluate((v) => window.hcCheckpoint.runVectors(v), vectors);

@@ -22,10 +22,10 @@
 
 mod federation;
 mod itinerary;
-mod venues;
-mod oversight;
 mod lifecycle;
+mod oversight;
 mod revocations;
+mod venues;
 
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};

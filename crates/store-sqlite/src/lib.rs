@@ -20,9 +20,9 @@
 
 mod federation;
 mod itinerary;
-mod venues;
 mod oversight;
 mod revocations;
+mod venues;
 
 use std::path::Path;
 use std::str::FromStr;

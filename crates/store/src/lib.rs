@@ -21,12 +21,12 @@ pub mod federation;
 pub mod itinerary;
 #[cfg(feature = "conformance")]
 pub mod itinerary_conformance;
-pub mod venues;
+pub mod lifecycle;
 pub mod oversight;
 #[cfg(feature = "conformance")]
 pub mod oversight_conformance;
-pub mod lifecycle;
 pub mod revocations;
+pub mod venues;
 
 use std::fmt;
 use std::future::Future;
@@ -40,8 +40,8 @@ use thiserror::Error;
 use time::OffsetDateTime;
 
 pub use federation::{Channel, ChannelStore, ImportedTrustList, TrustImportStore};
-pub use venues::VenueStore;
 pub use revocations::{Revocation, RevocationStore};
+pub use venues::VenueStore;
 
 /// What can go wrong in storage. Backends map their errors onto these.
 #[derive(Debug, Error)]

@@ -40,9 +40,13 @@ self.addEventListener('fetch', function (event) {
     }
     return response;
   }).catch(function () {
+    // caches.match resolves to undefined on a miss: fall back to the bare
+    // page, then to a plain 503, never to an undefined response.
     return caches.match(request).then(function (hit) {
-      return hit || caches.match('/checkpoint') ||
-        new Response('offline', { status: 503, headers: { 'content-type': 'text/plain' } });
+      return hit || caches.match('/checkpoint');
+    }).then(function (hit) {
+      return hit || new Response('offline / 离线，且本页尚未缓存', {
+        status: 503, headers: { 'content-type': 'text/plain; charset=utf-8' } });
     });
   }));
 });

@@ -960,6 +960,10 @@ impl<S: Store> AppState<S> {
         sealed_visits: &[Visit],
     ) -> Result<TraceReport, ApiError> {
         health_official(official)?;
+        // Tracing reads the case's check-ins and carrier stays: the case sees
+        // it in "who accessed my data"; its purpose is the action itself.
+        self.note_access(official, &case.id, "trace", "contact tracing / 密接追踪")
+            .await?;
         let params = TracingParams::default();
         let rows = self
             .store

@@ -12,5 +12,5 @@ mod guide;
 mod itinerary;
 mod lifecycle;
 mod officials;
-mod venues;
 mod oversight;
+mod venues;

@@ -278,6 +278,21 @@ async fn venue_check_ins_and_tracing_end_to_end() {
     assert_eq!(cands[0]["person"], b_id);
     assert_eq!(cands[0]["name"], "赵*海");
     assert_eq!(status(&s, &alice, &b_id).await["colour"], "green");
+    // The case sees the tracing in "who accessed my data".
+    let log: Value = a
+        .get(s.url("/api/v1/me/access-log"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let traced = log.as_array().unwrap().iter().any(|e| {
+        e["what"] == "trace"
+            && e["official"] == "alice"
+            && e["purpose"] == "contact tracing / 密接追踪"
+    });
+    assert!(traced, "{log}");
 
     // Designating someone who is not a candidate is refused.
     let r = alice

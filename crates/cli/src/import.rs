@@ -20,19 +20,21 @@ use std::time::Instant;
 use anyhow::{anyhow, bail, Context, Result};
 use clap::{Args, Subcommand, ValueEnum};
 use healthcode_core::AuditRecord;
-use healthcode_server::itinerary::records::{self, RiskAreaInput, StayInput};
+use healthcode_server::itinerary::records::{self, RiskAreaInput, StayFields, StayInput};
 use healthcode_server::itinerary::service::new_carrier_key;
 use healthcode_server::security::PhoneHasher;
 use healthcode_server::Settings;
-use healthcode_store::itinerary::{CarrierAccount, CarrierStay, RiskAreaRecord};
+use healthcode_store::itinerary::{key_order, CarrierAccount, CarrierStay, RiskAreaRecord};
 use healthcode_store::{Store, StoreError};
 use healthcode_store_postgres::PgStore;
 use healthcode_store_sqlite::SqliteStore;
 use indicatif::{ProgressBar, ProgressStyle};
 use time::OffsetDateTime;
 
-/// Records per store call: one transaction each.
-const BATCH: usize = 20_000;
+/// Records per store call by default: one transaction each. Large, because
+/// a commit costs about the pages it touched and the keys (HMACs) are spread
+/// over the whole table: bigger batches touch each page once for more rows.
+const BATCH: usize = 100_000;
 
 /// Rejected lines printed at most (the count is always exact).
 const MAX_SHOWN: usize = 1000;
@@ -80,6 +82,9 @@ pub struct FileArgs {
     /// For carrier records: the carrier the file came from, kept with each record / 来源运营商
     #[arg(long)]
     carrier: Option<String>,
+    /// For carrier records: records per transaction (1,000 to 10,000,000; memory grows with it) / 每个事务的记录数
+    #[arg(long, default_value_t = BATCH, value_parser = batch_size)]
+    batch: usize,
     #[command(flatten)]
     db: DbArgs,
 }
@@ -193,7 +198,10 @@ pub fn run(cmd: ImportCommand) -> Result<ExitCode> {
                 check_name("--carrier", c)?;
             }
             let source = Source::open(&a.file, a.format)?;
-            with_store!(db, |store| import_stays(&store, source, phones, carrier))
+            let batch = a.batch;
+            with_store!(db, |store| import_stays(
+                &store, source, phones, carrier, batch
+            ))
         }
         ImportCommand::RiskAreas(a) => {
             let db = a.db.db()?;
@@ -215,6 +223,15 @@ pub fn run_carrier(cmd: CarrierCommand) -> Result<ExitCode> {
             let name = a.name.clone();
             with_store!(db, |store| create_account(&store, name, display))
         }
+    }
+}
+
+fn batch_size(text: &str) -> std::result::Result<usize, String> {
+    match text.replace('_', "").parse::<usize>() {
+        Ok(n) if (1_000..=10_000_000).contains(&n) => Ok(n),
+        _ => Err(format!(
+            "{text:?}: give a number of records from 1000 to 10000000"
+        )),
     }
 }
 
@@ -391,6 +408,121 @@ impl Source {
     }
 }
 
+/// The columns of a carrier-records file, in the order [`StayFields`] takes them.
+const STAY_COLUMNS: [&str; 5] = ["phone", "city_code", "first_seen", "last_seen", "cell"];
+
+impl Source {
+    /// Calls `each(line number, fields)` for every carrier record, without
+    /// building a JSON value per line: CSV columns are found by header name
+    /// once; an NDJSON line is read into [`StayInput`] (unknown keys refused).
+    /// A line that cannot be read as a record comes as `Err(reason)`.
+    fn for_each_stay(
+        self,
+        mut each: impl FnMut(u64, std::result::Result<StayFields<'_>, String>) -> Result<()>,
+    ) -> Result<()> {
+        match self.format {
+            Format::Ndjson => {
+                let mut reader = BufReader::with_capacity(1 << 20, self.reader);
+                let mut line = String::new();
+                let mut n = 0u64;
+                loop {
+                    line.clear();
+                    n += 1;
+                    let read = reader
+                        .read_line(&mut line)
+                        .with_context(|| format!("reading line {n}"))?;
+                    if read == 0 {
+                        break;
+                    }
+                    if line.trim().is_empty() {
+                        continue;
+                    }
+                    match serde_json::from_str::<StayInput>(&line) {
+                        Ok(input) => each(n, Ok(StayFields::from(&input)))?,
+                        Err(e) => each(n, Err(format!("record: {e}")))?,
+                    }
+                }
+            }
+            Format::Csv => {
+                let mut reader = csv::ReaderBuilder::new()
+                    .flexible(true)
+                    .trim(csv::Trim::All)
+                    .from_reader(BufReader::with_capacity(1 << 20, self.reader));
+                let headers = reader
+                    .headers()
+                    .context("cannot read the CSV header row")?
+                    .clone();
+                let mut at = [None::<usize>; STAY_COLUMNS.len()];
+                for (i, h) in headers.iter().enumerate() {
+                    match STAY_COLUMNS.iter().position(|c| *c == h) {
+                        Some(k) if at[k].is_none() => at[k] = Some(i),
+                        Some(_) => bail!("the CSV header row names the column {h:?} twice"),
+                        None => bail!(
+                            "the CSV header row has the unknown column {h:?} (carrier records take {})",
+                            STAY_COLUMNS.join(", ")
+                        ),
+                    }
+                }
+                let mut required = [0usize; 4];
+                for (k, column) in STAY_COLUMNS[..4].iter().enumerate() {
+                    required[k] = at[k].with_context(|| {
+                        format!(
+                            "the CSV header row lacks the column {column:?} (it needs {}; found {:?})",
+                            STAY_COLUMNS[..4].join(", "),
+                            headers.iter().collect::<Vec<_>>().join(",").chars().take(120).collect::<String>()
+                        )
+                    })?;
+                }
+                let cell_at = at[4];
+                let mut record = csv::StringRecord::new();
+                loop {
+                    let n = reader.position().line();
+                    match reader.read_record(&mut record) {
+                        Ok(false) => break,
+                        Ok(true) => {
+                            if record.len() == 1 && record.get(0).is_some_and(str::is_empty) {
+                                continue;
+                            }
+                            if record.len() != headers.len() {
+                                each(
+                                    n,
+                                    Err(format!(
+                                        "{} fields, the header has {}",
+                                        record.len(),
+                                        headers.len()
+                                    )),
+                                )?;
+                                continue;
+                            }
+                            let field = |k: usize| -> std::result::Result<&str, String> {
+                                match record.get(required[k]) {
+                                    Some(v) if !v.is_empty() => Ok(v),
+                                    _ => Err(format!("{}: empty / 为空", STAY_COLUMNS[k])),
+                                }
+                            };
+                            let fields = (|| {
+                                Ok(StayFields {
+                                    phone: field(0)?,
+                                    city_code: field(1)?,
+                                    first_seen: field(2)?,
+                                    last_seen: field(3)?,
+                                    cell: cell_at
+                                        .and_then(|i| record.get(i))
+                                        .filter(|v| !v.is_empty()),
+                                })
+                            })();
+                            each(n, fields)?;
+                        }
+                        Err(e) => each(n, Err(format!("unreadable CSV: {e}")))?,
+                    }
+                }
+            }
+        }
+        self.progress.finish_and_clear();
+        Ok(())
+    }
+}
+
 /// Rejected lines, the first [`MAX_SHOWN`] kept for printing.
 #[derive(Default)]
 struct Rejected {
@@ -430,6 +562,7 @@ async fn import_stays<S: Store>(
     source: Source,
     phones: PhoneHasher,
     carrier: Option<String>,
+    batch_size: usize,
 ) -> Result<ExitCode> {
     let started = Instant::now();
     let now = OffsetDateTime::now_utc();
@@ -438,29 +571,28 @@ async fn import_stays<S: Store>(
     let parser = tokio::task::spawn_blocking(move || -> Result<(Rejected, u64)> {
         let mut rejected = Rejected::default();
         let mut read = 0u64;
-        let mut batch = Vec::with_capacity(BATCH);
-        source.for_each(
-            &["phone", "city_code", "first_seen", "last_seen"],
-            |n, value| {
-                read += 1;
-                let parsed = value.and_then(|v| {
-                    let input: StayInput =
-                        serde_json::from_value(v).map_err(|e| format!("record: {e}"))?;
-                    records::stay(&input, &phones, now, carrier.as_deref()).map_err(|r| r.line())
-                });
-                match parsed {
-                    Ok(stay) => batch.push(stay),
-                    Err(reason) => rejected.push(n, reason),
-                }
-                if batch.len() >= BATCH {
-                    let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
-                    tx.blocking_send(full)
-                        .map_err(|_| anyhow!("the database writer stopped"))?;
-                }
-                Ok(())
-            },
-        )?;
+        let mut batch = Vec::with_capacity(batch_size);
+        source.for_each_stay(|n, fields| {
+            read += 1;
+            let parsed = fields.and_then(|f| {
+                records::stay_fields(f, &phones, now, carrier.as_deref()).map_err(|r| r.line())
+            });
+            match parsed {
+                Ok(stay) => batch.push(stay),
+                Err(reason) => rejected.push(n, reason),
+            }
+            if batch.len() >= batch_size {
+                let mut full = std::mem::replace(&mut batch, Vec::with_capacity(batch_size));
+                // Sorted here, on the reader's core, while the database
+                // inserts the previous batch.
+                full.sort_unstable_by(key_order);
+                tx.blocking_send(full)
+                    .map_err(|_| anyhow!("the database writer stopped"))?;
+            }
+            Ok(())
+        })?;
         if !batch.is_empty() {
+            batch.sort_unstable_by(key_order);
             tx.blocking_send(batch)
                 .map_err(|_| anyhow!("the database writer stopped"))?;
         }

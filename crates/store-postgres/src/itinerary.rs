@@ -1,6 +1,8 @@
-//! [`ItineraryStore`] on PostgreSQL: a batch of stays goes in as one
-//! `INSERT … SELECT FROM UNNEST(arrays)` per [`ROWS_PER_STATEMENT`] rows,
-//! all in one transaction (retried whole on a serialization failure).
+//! [`ItineraryStore`] on PostgreSQL: a batch of stays is copied (binary
+//! `COPY`) into a staging table and inserted from there in key order; the
+//! API's batches, which report each stay, go in as `INSERT … SELECT FROM
+//! UNNEST(arrays)` per [`ROWS_PER_STATEMENT`] rows. One transaction per
+//! batch, retried whole on a serialization failure.
 
 use healthcode_core::itinerary::{CityCode, RiskArea};
 use healthcode_store::columns::instant;
@@ -56,36 +58,82 @@ fn columns(stays: &[CarrierStay]) -> Result<Columns> {
     Ok(c)
 }
 
+/// The per-connection staging table of [`ItineraryStore::insert_carrier_stays`]:
+/// rows are copied in, then inserted into `carrier_stays` in key order, with
+/// the duplicates skipped. Emptied at every commit.
+const CREATE_LOAD_TABLE: &str = "CREATE TEMP TABLE IF NOT EXISTS carrier_stays_load (\
+     phone_hash BYTEA NOT NULL, city_code TEXT COLLATE \"C\" NOT NULL, first_seen BIGINT NOT NULL, \
+     last_seen BIGINT NOT NULL, cell TEXT, carrier TEXT) ON COMMIT DELETE ROWS";
+
+/// The stays in PostgreSQL's binary COPY format: the signature, then per
+/// row the field count and each field as a length (-1 for NULL) and bytes.
+fn copy_binary(stays: &[CarrierStay]) -> Result<Vec<u8>> {
+    fn text(out: &mut Vec<u8>, value: Option<&str>) -> Result<()> {
+        match value {
+            None => out.extend_from_slice(&(-1i32).to_be_bytes()),
+            Some(v) => {
+                let len = i32::try_from(v.len()).map_err(|_| {
+                    StoreError::Backend("carrier stay: a text field over 2 GiB".into())
+                })?;
+                out.extend_from_slice(&len.to_be_bytes());
+                out.extend_from_slice(v.as_bytes());
+            }
+        }
+        Ok(())
+    }
+    let mut out = Vec::with_capacity(21 + stays.len() * 96);
+    out.extend_from_slice(b"PGCOPY\n\xff\r\n\0");
+    out.extend_from_slice(&0i32.to_be_bytes()); // flags
+    out.extend_from_slice(&0i32.to_be_bytes()); // header extension length
+    for s in stays {
+        out.extend_from_slice(&6i16.to_be_bytes());
+        out.extend_from_slice(&32i32.to_be_bytes());
+        out.extend_from_slice(&s.phone.0);
+        text(&mut out, Some(s.city.as_str()))?;
+        for t in [instant(s.first_seen)?, instant(s.last_seen)?] {
+            out.extend_from_slice(&8i32.to_be_bytes());
+            out.extend_from_slice(&t.to_be_bytes());
+        }
+        text(&mut out, s.cell.as_deref())?;
+        text(&mut out, s.carrier.as_deref())?;
+    }
+    out.extend_from_slice(&(-1i16).to_be_bytes());
+    Ok(out)
+}
+
 impl ItineraryStore for PgStore {
     async fn insert_carrier_stays(&self, stays: &[CarrierStay]) -> Result<InsertCounts> {
         const WHAT: &str = "carrier stay";
         if stays.is_empty() {
             return Ok(InsertCounts::default());
         }
-        let chunks = stays
-            .chunks(ROWS_PER_STATEMENT)
-            .map(columns)
-            .collect::<Result<Vec<_>>>()?;
+        let copy = copy_binary(stays)?;
         let inserted = retrying(|| async {
             let mut tx = self.pool.begin().await.map_err(sql(WHAT))?;
-            let mut inserted = 0u64;
-            for c in &chunks {
-                inserted += sqlx::query(
-                    "INSERT INTO carrier_stays (phone_hash, city_code, first_seen, last_seen, cell, carrier) \
-                     SELECT * FROM UNNEST($1::bytea[], $2::text[], $3::int8[], $4::int8[], $5::text[], $6::text[]) \
-                     ON CONFLICT DO NOTHING",
-                )
-                .bind(&c.phones)
-                .bind(&c.cities)
-                .bind(&c.firsts)
-                .bind(&c.lasts)
-                .bind(&c.cells)
-                .bind(&c.carriers)
+            sqlx::query(CREATE_LOAD_TABLE)
                 .execute(&mut *tx)
                 .await
-                .map_err(sql(WHAT))?
-                .rows_affected();
-            }
+                .map_err(sql(WHAT))?;
+            let mut load = tx
+                .copy_in_raw(
+                    "COPY carrier_stays_load (phone_hash, city_code, first_seen, last_seen, cell, carrier) \
+                     FROM STDIN (FORMAT binary)",
+                )
+                .await
+                .map_err(sql(WHAT))?;
+            load.send(copy.as_slice()).await.map_err(sql(WHAT))?;
+            load.finish().await.map_err(sql(WHAT))?;
+            // In key order: each B-tree page is visited once per batch, not
+            // once per row (the keys are HMACs, so arrival order is random).
+            let inserted = sqlx::query(
+                "INSERT INTO carrier_stays (phone_hash, city_code, first_seen, last_seen, cell, carrier) \
+                 SELECT phone_hash, city_code, first_seen, last_seen, cell, carrier FROM carrier_stays_load \
+                 ORDER BY phone_hash, city_code, first_seen ON CONFLICT DO NOTHING",
+            )
+            .execute(&mut *tx)
+            .await
+            .map_err(sql(WHAT))?
+            .rows_affected();
             tx.commit().await.map_err(sql(WHAT))?;
             Ok(inserted)
         })

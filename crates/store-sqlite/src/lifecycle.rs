@@ -18,6 +18,7 @@ use healthcode_store::{PersonId, PersonRecord, Result, StoreError};
 use sqlx::Row;
 use time::OffsetDateTime;
 
+use crate::itinerary::STAYS_ENDED_BEFORE;
 use crate::{error, get, Cols, SqliteStore};
 
 const SHUTDOWN_COLUMNS: &str = "service, at_ns, decision, keep, scheduled_ns, scheduled_by, \
@@ -47,7 +48,12 @@ impl LifecycleStore for SqliteStore {
             ("sessions", "sessions", "expires_ns <= ?", now),
             ("one_time_codes", "otp_challenges", "expires_ns <= ?", now),
             ("sms_outbox_messages", "outbox", "created_ns < ?", outbox),
-            ("carrier_stays", "carrier_stays", "last_seen < ?", carrier),
+            (
+                "carrier_stays",
+                "carrier_stays",
+                STAYS_ENDED_BEFORE,
+                carrier,
+            ),
         ];
         let mut tx = self.pool().begin().await.map_err(|e| error(e, WHAT))?;
         let mut counts = Vec::with_capacity(work.len());

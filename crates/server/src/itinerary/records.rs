@@ -72,6 +72,29 @@ fn time_field(field: &str, value: &str) -> Result<OffsetDateTime, Rejection> {
     })
 }
 
+/// A stay's fields as borrowed text: a CSV row or a JSON object, before
+/// validation. The importer fills it without copying.
+#[derive(Debug, Clone, Copy)]
+pub struct StayFields<'a> {
+    pub phone: &'a str,
+    pub city_code: &'a str,
+    pub first_seen: &'a str,
+    pub last_seen: &'a str,
+    pub cell: Option<&'a str>,
+}
+
+impl<'a> From<&'a StayInput> for StayFields<'a> {
+    fn from(input: &'a StayInput) -> StayFields<'a> {
+        StayFields {
+            phone: &input.phone,
+            city_code: &input.city_code,
+            first_seen: &input.first_seen,
+            last_seen: &input.last_seen,
+            cell: input.cell.as_deref(),
+        }
+    }
+}
+
 /// Validates a stay and hashes its phone. `now` bounds the times: a carrier
 /// cannot have seen a phone in the future.
 pub fn stay(
@@ -80,13 +103,23 @@ pub fn stay(
     now: OffsetDateTime,
     carrier: Option<&str>,
 ) -> Result<CarrierStay, Rejection> {
-    let phone = Phone::parse(&input.phone).map_err(|e| Rejection {
+    stay_fields(StayFields::from(input), phones, now, carrier)
+}
+
+/// [`stay`] over borrowed fields.
+pub fn stay_fields(
+    input: StayFields<'_>,
+    phones: &PhoneHasher,
+    now: OffsetDateTime,
+    carrier: Option<&str>,
+) -> Result<CarrierStay, Rejection> {
+    let phone = Phone::parse(input.phone).map_err(|e| Rejection {
         field: "phone".into(),
         message: e.message,
     })?;
-    let city = CityCode::parse(&input.city_code).map_err(|e| Rejection::core("city_code", &e))?;
-    let first_seen = time_field("first_seen", &input.first_seen)?;
-    let last_seen = time_field("last_seen", &input.last_seen)?;
+    let city = CityCode::parse(input.city_code).map_err(|e| Rejection::core("city_code", &e))?;
+    let first_seen = time_field("first_seen", input.first_seen)?;
+    let last_seen = time_field("last_seen", input.last_seen)?;
     if first_seen > last_seen {
         return Err(Rejection::new(
             "last_seen",
@@ -108,7 +141,7 @@ pub fn stay(
             "first_seen is before the year 2000.",
         ));
     }
-    let cell = match input.cell.as_deref().map(str::trim) {
+    let cell = match input.cell.map(str::trim) {
         None | Some("") => None,
         Some(c) if c.chars().count() <= 64 && !c.chars().any(char::is_control) => {
             Some(c.to_owned())

@@ -750,10 +750,20 @@ pub fn kept_after(
             format!("The code face ({n}): each person's colour at the shutdown with masked name and masked ID; no full identity number, phone number or phone hash. Shown for phone number and ID number: /code-face"),
         ));
     }
-    kept.push(Bilingual::new(
-        "审计链：完整保留以便核验；其中只有随机的匿名编号、操作类型与健康事实，没有姓名、证件号码或手机号；与个人的对应关系已随人员记录删除。",
-        "The audit chain, kept whole so it still verifies: it holds random pseudonymous ids, actions and health facts, never names, identity numbers or phone numbers; the link to people was deleted with their records.",
-    ));
+    kept.push(match service {
+        Service::HealthCode => Bilingual::new(
+            "审计链：完整保留以便核验；其中只有随机的匿名编号、操作类型与健康事实，没有姓名、证件号码或手机号；与个人的对应关系已随人员记录删除。",
+            "The audit chain, kept whole so it still verifies: it holds random pseudonymous ids, actions and health facts, never names, identity numbers or phone numbers; the link to people was deleted with their records.",
+        ),
+        Service::Itinerary => Bilingual::new(
+            "审计链：完整保留以便核验；其中没有行程卡的个人数据（手机号、行程与查询记录从不写入审计链），只有中高风险地区的发布与结束。",
+            "The audit chain, kept whole so it still verifies: it holds none of the card's personal data (phones, stays and queries are never written to it), only risk areas published and ended.",
+        ),
+        Service::Checkins => Bilingual::new(
+            "审计链：完整保留以便核验。其中与扫码有关的只有场所登记、添加随行人员（仅脱敏姓名与证件号）、公开时段，以及追踪判定的依据（场所与共处时间，人员以匿名编号表示）；不含姓名、证件号码或手机号。",
+            "The audit chain, kept whole so it still verifies. What it holds of check-ins: venue registrations, dependents added (masked name and ID only), hours revealed, and the evidence of tracing designations (venue and times together, people by pseudonymous id); never names, identity numbers or phone numbers.",
+        ),
+    });
     let venues = Bilingual::new(
         "场所登记：场所名称、地址、行政区划、类别、位置网格、模式、登记人（工作人员用户名或“自助”）、场所凭证的哈希、加密场所已公开的每小时公钥。这些是经营场所的信息，不是公民的个人数据；已印出的场所码扫码后显示本服务已停止。",
         "Venue registrations: name, address, region, category, location cell, mode, who registered it (an official's username or self-service), the hash of the venue's credential, a sealed venue's published hourly public keys. These describe businesses and places, not citizens; a printed venue code now opens the notice that the service ended.",

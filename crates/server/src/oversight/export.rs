@@ -192,9 +192,8 @@ impl<S: Store> AppState<S> {
         let mut venues = std::collections::HashMap::new();
         let mut out = Vec::with_capacity(checkins.len());
         for c in &checkins {
-            if !venues.contains_key(&c.venue) {
-                let venue = self.store.venue(c.venue).await?;
-                venues.insert(c.venue, venue);
+            if let std::collections::hash_map::Entry::Vacant(slot) = venues.entry(c.venue) {
+                slot.insert(self.store.venue(c.venue).await?);
             }
             let venue = venues.get(&c.venue).and_then(Option::as_ref);
             let dependent = (c.dependent > 0).then(|| {

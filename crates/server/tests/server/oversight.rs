@@ -695,6 +695,8 @@ async fn a_citizen_reads_only_their_own_record_and_export() {
     let (st, _) = post(&b, s.url("/api/v1/checkins"), json!({"venue_token": token})).await;
     assert_eq!(st, 201);
 
+    // A's entries now (adding the dependent is one).
+    let mine = s.store.audit_about(ida).await.unwrap();
     let r = a.get(s.url("/api/v1/me/export")).send().await.unwrap();
     assert_eq!(r.status(), 200);
     assert!(r.headers()["content-disposition"]

@@ -78,11 +78,10 @@ pub struct Retention {
     /// default 1), then deleted.
     pub carrier_stays_margin_days: i64,
     /// Venue check-ins are kept this long after the stay ended (days,
-    /// default 28): tracing looks back 14 days from a case's onset, and a
-    /// case is confirmed, reported and traced in the fortnight after; 28
-    /// days is also the period most check-in laws set (docs/lifecycle.md).
-    /// Sealed check-ins count from the hour slot they were sealed in. At
-    /// least the tracing look-back (14).
+    /// default 28): tracing looks back 14 days from a case, and a case is
+    /// confirmed, reported and traced in the fortnight after
+    /// (docs/lifecycle.md). Sealed check-ins count from the end of the hour
+    /// slot they were sealed in. At least the tracing look-back (14).
     pub checkins_days: i64,
     /// Approval requests (overrides, bulk actions) are kept this long after
     /// their decision or expiry (days, default 180: the six months within

@@ -1251,4 +1251,25 @@ async fn retention_purges_check_ins_and_decided_requests() {
             .contains("28 days"),
         "{body}"
     );
+
+    // The bulk request was never decided: it expires (decided by the
+    // system now), and goes 180 days after that, not before.
+    assert_eq!(d.state.expire_requests().await.unwrap(), 1);
+    for (days, gone) in [(179, 0), (181, 1)] {
+        let run = lifecycle::purge(
+            &d.state.store,
+            &settings,
+            later + Duration::days(days),
+            "operator:cli",
+            true,
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            count(&run, "decided_approval_requests"),
+            Some(gone),
+            "{days} days: {}",
+            run.summary()
+        );
+    }
 }

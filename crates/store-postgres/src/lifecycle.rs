@@ -24,17 +24,27 @@ use crate::{error, get, retrying, sql, Cols, PgStore};
 const SHUTDOWNS: &str = "SELECT service, at_ns, decision, keep, scheduled_ns, scheduled_by, \
      COALESCE(executed_ns, 0) AS executed_ns, statement_id FROM service_shutdowns ORDER BY service";
 
-/// Tables the health-code erasure empties, with the category each counts as.
-const HEALTH_CODE_TABLES: [(&str, &str); 6] = [
-    ("events", "events"),
-    ("persons", "people"),
-    ("otp_challenges", "one_time_codes"),
-    ("sessions", "sessions"),
-    ("outbox", "sms_outbox_messages"),
-    ("officials", "official_accounts"),
-];
-
 impl PgStore {
+    /// Empties `tables` in one transaction, in order; the counts by
+    /// category.
+    async fn erase_tables(&self, tables: &[(&str, &str)]) -> Result<Vec<ErasedCategory>> {
+        const WHAT: &str = "erasure";
+        retrying(|| async {
+            let mut tx = self.pool().begin().await.map_err(sql(WHAT))?;
+            let mut counts = Vec::with_capacity(tables.len());
+            for (table, category) in tables {
+                let done = sqlx::query(&format!("DELETE FROM {table}"))
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(sql(WHAT))?;
+                counts.push(ErasedCategory::new(category, done.rows_affected()));
+            }
+            tx.commit().await.map_err(sql(WHAT))?;
+            Ok(counts)
+        })
+        .await
+    }
+
     /// ANALYZE copies sample values (most common values, histogram
     /// bounds) into pg_statistic, and deleting every row of a table leaves
     /// them there (ANALYZE of an empty table keeps the old ones). Removes
@@ -106,37 +116,30 @@ impl LifecycleStore for PgStore {
         dry_run: bool,
     ) -> Result<Vec<ErasedCategory>> {
         const WHAT: &str = "purge";
-        let now = instant(cutoffs.now)?;
-        let outbox = instant(cutoffs.outbox_before)?;
-        let carrier = instant(cutoffs.carrier_stays_before)?;
-        let work: [(&str, &str, &str, i64); 4] = [
-            ("sessions", "sessions", "expires_ns <= $1", now),
-            ("one_time_codes", "otp_challenges", "expires_ns <= $1", now),
-            ("sms_outbox_messages", "outbox", "created_ns < $1", outbox),
-            ("carrier_stays", "carrier_stays", "last_seen < $1", carrier),
-        ];
+        let steps = lifecycle::purge_steps(cutoffs)?;
         retrying(|| async {
             let mut tx = self.pool().begin().await.map_err(sql(WHAT))?;
-            let mut counts = Vec::with_capacity(work.len());
-            for (category, table, predicate, bound) in work {
+            let mut counts = Vec::with_capacity(steps.len());
+            for step in &steps {
+                let (table, predicate) = (step.table, step.predicate);
                 let n = if dry_run {
                     let n: i64 = sqlx::query_scalar(&format!(
                         "SELECT count(*) FROM {table} WHERE {predicate}"
                     ))
-                    .bind(bound)
+                    .bind(step.bound)
                     .fetch_one(&mut *tx)
                     .await
                     .map_err(sql(WHAT))?;
                     u64::try_from(n).unwrap_or(0)
                 } else {
                     sqlx::query(&format!("DELETE FROM {table} WHERE {predicate}"))
-                        .bind(bound)
+                        .bind(step.bound)
                         .execute(&mut *tx)
                         .await
                         .map_err(sql(WHAT))?
                         .rows_affected()
                 };
-                counts.push(ErasedCategory::new(category, n));
+                counts.push(ErasedCategory::new(step.category, n));
             }
             tx.commit().await.map_err(sql(WHAT))?;
             Ok(counts)
@@ -322,21 +325,11 @@ impl LifecycleStore for PgStore {
     }
 
     async fn erase_health_code_data(&self) -> Result<Vec<ErasedCategory>> {
-        const WHAT: &str = "erasure";
-        retrying(|| async {
-            let mut tx = self.pool().begin().await.map_err(sql(WHAT))?;
-            let mut counts = Vec::with_capacity(HEALTH_CODE_TABLES.len());
-            for (table, category) in HEALTH_CODE_TABLES {
-                let done = sqlx::query(&format!("DELETE FROM {table}"))
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(sql(WHAT))?;
-                counts.push(ErasedCategory::new(category, done.rows_affected()));
-            }
-            tx.commit().await.map_err(sql(WHAT))?;
-            Ok(counts)
-        })
-        .await
+        self.erase_tables(&lifecycle::HEALTH_CODE_TABLES).await
+    }
+
+    async fn erase_checkin_data(&self) -> Result<Vec<ErasedCategory>> {
+        self.erase_tables(&lifecycle::CHECKIN_TABLES).await
     }
 
     async fn kept_code_face(&self, lookup: &[u8; 32]) -> Result<Option<KeptCodeFace>> {

@@ -439,25 +439,4 @@ impl OversightStore for PgStore {
         })
         .await
     }
-
-    async fn erase_oversight_all(&self) -> Result<u64> {
-        retrying(|| async {
-            let mut tx = self.pool().begin().await.map_err(sql("erase"))?;
-            let mut n = 0;
-            for q in [
-                "DELETE FROM approval_requests",
-                "DELETE FROM correction_requests",
-                "DELETE FROM access_log",
-            ] {
-                n += sqlx::query(q)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(sql("erase"))?
-                    .rows_affected();
-            }
-            tx.commit().await.map_err(sql("erase"))?;
-            Ok(n)
-        })
-        .await
-    }
 }

@@ -4,8 +4,8 @@
 
 use healthcode_store::columns::{instant, to_json};
 use healthcode_store::venues::{
-    self, client_key, person_bytes, CheckIn, CheckinErasure, Dependent, HourReveal, SealedCheckIn,
-    VenueId, VenueRecord, CHECKIN_COLUMNS, DEPENDENT_COLUMNS, MAX_STAY, VENUE_COLUMNS,
+    self, client_key, person_bytes, CheckIn, Dependent, HourReveal, SealedCheckIn, VenueId,
+    VenueRecord, CHECKIN_COLUMNS, DEPENDENT_COLUMNS, MAX_STAY, VENUE_COLUMNS,
 };
 use healthcode_store::{PersonId, Result, VenueStore};
 use sqlx::postgres::PgRow;
@@ -477,72 +477,6 @@ impl VenueStore for PgStore {
                 .iter()
                 .map(|r| venues::reveal_from(&Cols(r)))
                 .collect::<Result<Vec<_>>>()?)
-        })
-        .await
-    }
-
-    async fn purge_checkins_before(&self, cutoff: OffsetDateTime) -> Result<u64> {
-        let cutoff_ns = instant(cutoff)?;
-        let last_hour = (cutoff.unix_timestamp() - MAX_STAY.whole_seconds()) / 3600 - 1;
-        retrying(|| async {
-            let mut tx = self.pool.begin().await.map_err(sql("purge"))?;
-            let mut n = 0;
-            // left < cutoff implies arrived < cutoff: the BRIN index on
-            // arrivals narrows the scan to the old block ranges.
-            for (q, bound) in [
-                (
-                    "DELETE FROM checkins WHERE arrived_ns < $1 AND left_ns < $1",
-                    cutoff_ns,
-                ),
-                (
-                    "DELETE FROM checkin_client_ids WHERE left_ns < $1",
-                    cutoff_ns,
-                ),
-                ("DELETE FROM sealed_checkins WHERE hour < $1", last_hour),
-                ("DELETE FROM hour_reveals WHERE hour < $1", last_hour),
-            ] {
-                n += sqlx::query(q)
-                    .bind(bound)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(sql("purge"))?
-                    .rows_affected();
-            }
-            tx.commit().await.map_err(sql("purge"))?;
-            Ok(n)
-        })
-        .await
-    }
-
-    async fn erase_checkin_data(&self) -> Result<CheckinErasure> {
-        retrying(|| async {
-            let mut tx = self.pool.begin().await.map_err(sql("erase"))?;
-            let mut counts = [0u64; 5];
-            for (i, table) in [
-                "checkins",
-                "sealed_checkins",
-                "hour_reveals",
-                "checkin_client_ids",
-                "dependents",
-            ]
-            .into_iter()
-            .enumerate()
-            {
-                counts[i] = sqlx::query(&format!("DELETE FROM {table}"))
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(sql("erase"))?
-                    .rows_affected();
-            }
-            tx.commit().await.map_err(sql("erase"))?;
-            let [checkins, sealed_checkins, hour_reveals, client_ids, dependents] = counts;
-            Ok(CheckinErasure {
-                checkins,
-                sealed_checkins,
-                hour_reveals,
-                client_ids,
-                dependents,
-            })
         })
         .await
     }

@@ -152,3 +152,40 @@ async fn a_bad_url_is_a_backend_error_without_the_password() {
         assert!(!err.to_string().contains("hunter2"), "{err}");
     }
 }
+
+#[tokio::test]
+async fn every_table_has_a_decided_fate_at_shutdown() {
+    let Some((store, ())) = fresh().await else {
+        return;
+    };
+    let tables: Vec<String> = sqlx::query_scalar(
+        "SELECT tablename::text FROM pg_tables WHERE schemaname = current_schema() \
+         AND tablename NOT LIKE '\\_sqlx\\_%'",
+    )
+    .fetch_all(store.pool())
+    .await
+    .unwrap();
+    assert!(tables.iter().any(|t| t == "persons"), "{tables:?}");
+    healthcode_store::conformance::schema_tables_are_classified("postgres", &tables);
+    // Columns holding names, identity numbers or people's words keep no
+    // samples in pg_statistic.
+    for (table, column) in [
+        ("persons", "full_name"),
+        ("dependents", "full_name"),
+        ("dependents", "identity_number"),
+        ("approval_requests", "body"),
+        ("correction_requests", "body"),
+        ("access_log", "purpose"),
+    ] {
+        let target: i32 = sqlx::query_scalar(
+            "SELECT attstattarget::int FROM pg_attribute \
+             WHERE attrelid = $1::regclass AND attname = $2",
+        )
+        .bind(table)
+        .bind(column)
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
+        assert_eq!(target, 0, "{table}.{column}");
+    }
+}

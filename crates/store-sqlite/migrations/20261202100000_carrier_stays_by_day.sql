@@ -3,6 +3,6 @@
 -- a batch inserted in key order (the importer's) writes a few sequential
 -- runs of this index instead of one random page per row: half the import's
 -- time went to the exact-instant index. The purge names the same
--- expression (healthcode_store_sqlite::itinerary::STAYS_ENDED_BEFORE).
+-- expression (healthcode_store::itinerary::STAYS_ENDED_BEFORE).
 DROP INDEX carrier_stays_by_last_seen;
 CREATE INDEX carrier_stays_by_last_day ON carrier_stays (last_seen / 86400000000000);

@@ -18,12 +18,6 @@ use crate::{error, get, Cols, SqliteStore};
 /// full chunk.
 pub const ROWS_PER_STATEMENT: usize = 500;
 
-/// Stays that ended before `?1` (Unix ns). The first term is implied by the
-/// second; it names the expression of the index `carrier_stays_by_last_day`
-/// so that the purge finds old stays by that index, not by a full scan.
-pub const STAYS_ENDED_BEFORE: &str =
-    "last_seen / 86400000000000 <= ?1 / 86400000000000 AND last_seen < ?1";
-
 /// The page cache of a connection that imports stays: 256 MiB.
 const IMPORT_CACHE: &str = "PRAGMA cache_size = -262144";
 
@@ -166,13 +160,12 @@ impl ItineraryStore for SqliteStore {
     }
 
     async fn purge_carrier_stays_before(&self, cutoff: OffsetDateTime) -> Result<u64> {
-        let done = sqlx::query(&format!(
-            "DELETE FROM carrier_stays WHERE {STAYS_ENDED_BEFORE}"
-        ))
-        .bind(instant(cutoff)?)
-        .execute(&self.pool)
-        .await
-        .map_err(|e| error(e, "carrier stay"))?;
+        let predicate = it::STAYS_ENDED_BEFORE.replace("$1", "?1");
+        let done = sqlx::query(&format!("DELETE FROM carrier_stays WHERE {predicate}"))
+            .bind(instant(cutoff)?)
+            .execute(&self.pool)
+            .await
+            .map_err(|e| error(e, "carrier stay"))?;
         Ok(done.rows_affected())
     }
 

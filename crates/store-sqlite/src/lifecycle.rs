@@ -18,21 +18,33 @@ use healthcode_store::{PersonId, PersonRecord, Result, StoreError};
 use sqlx::Row;
 use time::OffsetDateTime;
 
-use crate::itinerary::STAYS_ENDED_BEFORE;
 use crate::{error, get, Cols, SqliteStore};
 
 const SHUTDOWN_COLUMNS: &str = "service, at_ns, decision, keep, scheduled_ns, scheduled_by, \
      COALESCE(executed_ns, 0) AS executed_ns, statement_id";
 
-/// Tables the health-code erasure empties, with the category each counts as.
-const HEALTH_CODE_TABLES: [(&str, &str); 6] = [
-    ("events", "events"),
-    ("persons", "people"),
-    ("otp_challenges", "one_time_codes"),
-    ("sessions", "sessions"),
-    ("outbox", "sms_outbox_messages"),
-    ("officials", "official_accounts"),
-];
+impl SqliteStore {
+    /// Empties `tables` in one write transaction, in order; the counts by
+    /// category.
+    async fn erase_tables(&self, tables: &[(&str, &str)]) -> Result<Vec<ErasedCategory>> {
+        const WHAT: &str = "erasure";
+        let mut tx = self
+            .pool()
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(|e| error(e, WHAT))?;
+        let mut counts = Vec::with_capacity(tables.len());
+        for (table, category) in tables {
+            let done = sqlx::query(&format!("DELETE FROM {table}"))
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| error(e, WHAT))?;
+            counts.push(ErasedCategory::new(category, done.rows_affected()));
+        }
+        tx.commit().await.map_err(|e| error(e, WHAT))?;
+        Ok(counts)
+    }
+}
 
 impl LifecycleStore for SqliteStore {
     async fn purge_retention(
@@ -41,40 +53,34 @@ impl LifecycleStore for SqliteStore {
         dry_run: bool,
     ) -> Result<Vec<ErasedCategory>> {
         const WHAT: &str = "purge";
-        let now = instant(cutoffs.now)?;
-        let outbox = instant(cutoffs.outbox_before)?;
-        let carrier = instant(cutoffs.carrier_stays_before)?;
-        let work: [(&str, &str, &str, i64); 4] = [
-            ("sessions", "sessions", "expires_ns <= ?", now),
-            ("one_time_codes", "otp_challenges", "expires_ns <= ?", now),
-            ("sms_outbox_messages", "outbox", "created_ns < ?", outbox),
-            (
-                "carrier_stays",
-                "carrier_stays",
-                STAYS_ENDED_BEFORE,
-                carrier,
-            ),
-        ];
-        let mut tx = self.pool().begin().await.map_err(|e| error(e, WHAT))?;
-        let mut counts = Vec::with_capacity(work.len());
-        for (category, table, predicate, bound) in work {
+        let steps = lifecycle::purge_steps(cutoffs)?;
+        let mut tx = self
+            .pool()
+            .begin_with(if dry_run { "BEGIN" } else { "BEGIN IMMEDIATE" })
+            .await
+            .map_err(|e| error(e, WHAT))?;
+        let mut counts = Vec::with_capacity(steps.len());
+        for step in steps {
+            // `?1`: one parameter, however often the predicate names it.
+            let predicate = step.predicate.replace("$1", "?1");
+            let table = step.table;
             let n = if dry_run {
                 let n: i64 =
                     sqlx::query_scalar(&format!("SELECT count(*) FROM {table} WHERE {predicate}"))
-                        .bind(bound)
+                        .bind(step.bound)
                         .fetch_one(&mut *tx)
                         .await
                         .map_err(|e| error(e, WHAT))?;
                 u64::try_from(n).unwrap_or(0)
             } else {
                 sqlx::query(&format!("DELETE FROM {table} WHERE {predicate}"))
-                    .bind(bound)
+                    .bind(step.bound)
                     .execute(&mut *tx)
                     .await
                     .map_err(|e| error(e, WHAT))?
                     .rows_affected()
             };
-            counts.push(ErasedCategory::new(category, n));
+            counts.push(ErasedCategory::new(step.category, n));
         }
         tx.commit().await.map_err(|e| error(e, WHAT))?;
         Ok(counts)
@@ -225,22 +231,11 @@ impl LifecycleStore for SqliteStore {
     }
 
     async fn erase_health_code_data(&self) -> Result<Vec<ErasedCategory>> {
-        const WHAT: &str = "erasure";
-        let mut tx = self
-            .pool()
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(|e| error(e, WHAT))?;
-        let mut counts = Vec::with_capacity(HEALTH_CODE_TABLES.len());
-        for (table, category) in HEALTH_CODE_TABLES {
-            let done = sqlx::query(&format!("DELETE FROM {table}"))
-                .execute(&mut *tx)
-                .await
-                .map_err(|e| error(e, WHAT))?;
-            counts.push(ErasedCategory::new(category, done.rows_affected()));
-        }
-        tx.commit().await.map_err(|e| error(e, WHAT))?;
-        Ok(counts)
+        self.erase_tables(&lifecycle::HEALTH_CODE_TABLES).await
+    }
+
+    async fn erase_checkin_data(&self) -> Result<Vec<ErasedCategory>> {
+        self.erase_tables(&lifecycle::CHECKIN_TABLES).await
     }
 
     async fn kept_code_face(&self, lookup: &[u8; 32]) -> Result<Option<KeptCodeFace>> {

@@ -359,22 +359,4 @@ impl OversightStore for SqliteStore {
         tx.commit().await.map_err(|e| error(e, "erase"))?;
         Ok(n)
     }
-
-    async fn erase_oversight_all(&self) -> Result<u64> {
-        let mut tx = self.pool().begin().await.map_err(|e| error(e, "erase"))?;
-        let mut n = 0;
-        for sql in [
-            "DELETE FROM approval_requests",
-            "DELETE FROM correction_requests",
-            "DELETE FROM access_log",
-        ] {
-            n += sqlx::query(sql)
-                .execute(&mut *tx)
-                .await
-                .map_err(|e| error(e, "erase"))?
-                .rows_affected();
-        }
-        tx.commit().await.map_err(|e| error(e, "erase"))?;
-        Ok(n)
-    }
 }

@@ -3,8 +3,8 @@
 
 use healthcode_store::columns::{instant, to_json};
 use healthcode_store::venues::{
-    self, client_key, person_bytes, CheckIn, CheckinErasure, Dependent, HourReveal, SealedCheckIn,
-    VenueId, VenueRecord, CHECKIN_COLUMNS, DEPENDENT_COLUMNS, MAX_STAY, VENUE_COLUMNS,
+    self, client_key, person_bytes, CheckIn, Dependent, HourReveal, SealedCheckIn, VenueId,
+    VenueRecord, CHECKIN_COLUMNS, DEPENDENT_COLUMNS, MAX_STAY, VENUE_COLUMNS,
 };
 use healthcode_store::{PersonId, Result, VenueStore};
 use std::collections::HashSet;
@@ -428,61 +428,5 @@ impl VenueStore for SqliteStore {
         .await
         .map_err(|e| error(e, "hour reveal"))?;
         rows.iter().map(|r| venues::reveal_from(&Cols(r))).collect()
-    }
-
-    async fn purge_checkins_before(&self, cutoff: OffsetDateTime) -> Result<u64> {
-        let cutoff_ns = instant(cutoff)?;
-        // A sealed hour h holds stays that ended by (h + 1) h + MAX_STAY.
-        let last_hour = (cutoff.unix_timestamp() - MAX_STAY.whole_seconds()) / 3600 - 1;
-        let mut tx = self.pool.begin().await.map_err(|e| error(e, "purge"))?;
-        let mut n = 0;
-        for (sql, bound) in [
-            ("DELETE FROM checkins WHERE left_ns < ?", cutoff_ns),
-            (
-                "DELETE FROM checkin_client_ids WHERE left_ns < ?",
-                cutoff_ns,
-            ),
-            ("DELETE FROM sealed_checkins WHERE hour < ?", last_hour),
-            ("DELETE FROM hour_reveals WHERE hour < ?", last_hour),
-        ] {
-            n += sqlx::query(sql)
-                .bind(bound)
-                .execute(&mut *tx)
-                .await
-                .map_err(|e| error(e, "purge"))?
-                .rows_affected();
-        }
-        tx.commit().await.map_err(|e| error(e, "purge"))?;
-        Ok(n)
-    }
-
-    async fn erase_checkin_data(&self) -> Result<CheckinErasure> {
-        let mut tx = self.pool.begin().await.map_err(|e| error(e, "erase"))?;
-        let mut counts = [0u64; 5];
-        for (i, table) in [
-            "checkins",
-            "sealed_checkins",
-            "hour_reveals",
-            "checkin_client_ids",
-            "dependents",
-        ]
-        .into_iter()
-        .enumerate()
-        {
-            counts[i] = sqlx::query(&format!("DELETE FROM {table}"))
-                .execute(&mut *tx)
-                .await
-                .map_err(|e| error(e, "erase"))?
-                .rows_affected();
-        }
-        tx.commit().await.map_err(|e| error(e, "erase"))?;
-        let [checkins, sealed_checkins, hour_reveals, client_ids, dependents] = counts;
-        Ok(CheckinErasure {
-            checkins,
-            sealed_checkins,
-            hour_reveals,
-            client_ids,
-            dependents,
-        })
     }
 }

@@ -124,3 +124,17 @@ async fn undecodable_rows_are_corrupt_not_panics() {
         Err(healthcode_store::StoreError::Corrupt { .. })
     ));
 }
+
+#[tokio::test]
+async fn every_table_has_a_decided_fate_at_shutdown() {
+    let (store, _dir) = fresh().await.unwrap();
+    let tables: Vec<String> = sqlx::query_scalar(
+        "SELECT name FROM sqlite_master WHERE type = 'table' \
+         AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' AND name NOT LIKE '\\_sqlx\\_%' ESCAPE '\\'",
+    )
+    .fetch_all(store.pool())
+    .await
+    .unwrap();
+    assert!(tables.iter().any(|t| t == "persons"), "{tables:?}");
+    healthcode_store::conformance::schema_tables_are_classified("sqlite", &tables);
+}

@@ -18,7 +18,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod lifecycle;
-pub use lifecycle::{erase_health_code_data, lifecycle_purges, shutdown_records};
+pub use lifecycle::{
+    erase_health_code_data, lifecycle_purges, schema_tables_are_classified, shutdown_records,
+};
 
 use std::collections::BTreeSet;
 

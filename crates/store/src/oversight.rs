@@ -5,9 +5,10 @@
 //!
 //! The audit chain records every step; these tables hold the working state
 //! (queues, answers) and what the person is shown. Everything here about
-//! one person can be erased with [`OversightStore::erase_oversight_person`],
-//! and everything with [`OversightStore::erase_oversight_all`] (service
-//! shutdown).
+//! one person can be erased with [`OversightStore::erase_oversight_person`];
+//! the health-code shutdown empties every table here
+//! ([`crate::lifecycle::LifecycleStore::erase_health_code_data`]), and
+//! the retention purge deletes requests decided long enough ago.
 
 use std::future::Future;
 
@@ -276,12 +277,10 @@ pub trait OversightStore: Send + Sync {
 
     /// Deletes every override request, correction request and access-log
     /// row about `person`; returns how many rows. Bulk requests name people
-    /// by identity number inside their body and go with
-    /// [`OversightStore::erase_oversight_all`].
+    /// by identity number inside their body and go with the health-code
+    /// shutdown or, once decided, the retention purge.
     fn erase_oversight_person(&self, person: &PersonId)
         -> impl Future<Output = Result<u64>> + Send;
-    /// Deletes every row of the oversight tables (service shutdown).
-    fn erase_oversight_all(&self) -> impl Future<Output = Result<u64>> + Send;
 }
 
 // ----------------------------------------------------------------------------

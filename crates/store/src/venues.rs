@@ -6,6 +6,10 @@
 //! 64-bit number, times Unix nanoseconds, a dependent a small number under
 //! the person. A stay is at most [`MAX_STAY`] long, which bounds the range
 //! scans that find overlapping stays.
+//!
+//! Their retention purge and erasure are the data lifecycle's
+//! ([`crate::lifecycle::LifecycleStore::purge_retention`],
+//! [`crate::lifecycle::LifecycleStore::erase_checkin_data`]).
 
 use std::fmt;
 use std::future::Future;
@@ -175,22 +179,6 @@ pub struct HourReveal {
     pub revealed_at: OffsetDateTime,
 }
 
-/// What [`VenueStore::erase_checkin_data`] deleted.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
-pub struct CheckinErasure {
-    pub checkins: u64,
-    pub sealed_checkins: u64,
-    pub hour_reveals: u64,
-    pub client_ids: u64,
-    pub dependents: u64,
-}
-
-impl CheckinErasure {
-    pub fn total(&self) -> u64 {
-        self.checkins + self.sealed_checkins + self.hour_reveals + self.client_ids + self.dependents
-    }
-}
-
 /// Storage of venues and check-ins. A supertrait of [`crate::Store`].
 pub trait VenueStore: Clone + Send + Sync + 'static {
     /// Conflict if the id or the operator token hash is taken.
@@ -293,17 +281,6 @@ pub trait VenueStore: Clone + Send + Sync + 'static {
     fn put_reveal(&self, reveal: &HourReveal) -> impl Future<Output = Result<()>> + Send;
     /// A venue's revealed hours, in order.
     fn reveals(&self, venue: VenueId) -> impl Future<Output = Result<Vec<HourReveal>>> + Send;
-
-    /// Retention: deletes check-ins (open and sealed, with their client ids
-    /// and revealed hour secrets) whose stay ended before `cutoff`.
-    /// Returns how many rows went.
-    fn purge_checkins_before(
-        &self,
-        cutoff: OffsetDateTime,
-    ) -> impl Future<Output = Result<u64>> + Send;
-    /// Shutdown: deletes every check-in, sealed check-in, revealed secret,
-    /// client id and dependent. Venues stay (their codes may stay up).
-    fn erase_checkin_data(&self) -> impl Future<Output = Result<CheckinErasure>> + Send;
 }
 
 /// A person id as the 16 bytes check-in rows hold.

@@ -198,3 +198,136 @@ fn purge_shutdown_status_and_statement() {
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     assert!(stderr(&o).contains("does not match"), "{}", stderr(&o));
 }
+
+#[test]
+fn purge_counts_check_ins_and_the_checkins_shutdown_runs() {
+    use healthcode_store::venues::{CheckIn, Dependent, VenueMode};
+    use healthcode_store::VenueStore;
+
+    let s = setup();
+    let data = s.root.join("data");
+    let config = s.root.join("healthcode.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "region_id = \"cn-22\"\nissuer_key_file = {:?}\n[retention]\ncheckins_days = 21\n",
+            s.issuer_key.to_str().unwrap()
+        ),
+    )
+    .unwrap();
+    let d = data.to_str().unwrap();
+    let person = healthcode_store::conformance::person(7);
+    let venue = healthcode_store::conformance::venue(1, VenueMode::Open);
+    runtime().block_on(async {
+        let store = SqliteStore::open_dir(&data).await.unwrap();
+        store.create_person(&person).await.unwrap();
+        store.create_venue(&venue).await.unwrap();
+        store
+            .add_dependent(&Dependent {
+                guardian: person.id.clone(),
+                number: 1,
+                full_name: "孙小七".into(),
+                identity: healthcode_core::Identity::Resident {
+                    id: healthcode_store::conformance::resident_id(707),
+                },
+                created_at: time::OffsetDateTime::now_utc(),
+            })
+            .await
+            .unwrap();
+        let now = time::OffsetDateTime::now_utc();
+        // Ended 22 days ago (past checkins_days = 21), and an hour ago.
+        let stay = |ago: time::Duration, dependent| CheckIn {
+            venue: venue.id,
+            person: person.id.clone(),
+            dependent,
+            arrived: now - ago - time::Duration::hours(2),
+            left: now - ago,
+        };
+        store
+            .insert_checkins(&[
+                stay(time::Duration::days(22), 0),
+                stay(time::Duration::hours(1), 0),
+                stay(time::Duration::hours(1), 1),
+            ])
+            .await
+            .unwrap();
+        store.close().await;
+    });
+
+    let o = run(&config, &["purge", "--data", d, "--dry-run"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        words(&o).contains("would delete 1 checkins"),
+        "{}",
+        stdout(&o)
+    );
+    let o = run(&config, &["purge", "--data", d]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(words(&o).contains("deleted 1 checkins"), "{}", stdout(&o));
+
+    // A bad retention setting is refused naming it.
+    let bad = s.root.join("bad.toml");
+    std::fs::write(
+        &bad,
+        format!(
+            "region_id = \"cn-22\"\nissuer_key_file = {:?}\n[retention]\ncheckins_days = 7\n",
+            s.issuer_key.to_str().unwrap()
+        ),
+    )
+    .unwrap();
+    let o = run(&bad, &["purge", "--data", d, "--dry-run"]);
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("retention.checkins_days"),
+        "{}",
+        stderr(&o)
+    );
+
+    let o = run(
+        &config,
+        &[
+            "service",
+            "shutdown",
+            "checkins",
+            "--at",
+            "now",
+            "--decision",
+            "第 9 号决定：停止场所码扫码登记 / Decision 9",
+            "--data",
+            d,
+        ],
+    );
+    assert!(o.status.success(), "{}\n{}", stdout(&o), stderr(&o));
+    let out = words(&o);
+    assert!(out.contains("deleted 2 checkins"), "{out}");
+    assert!(out.contains("deleted 1 dependents"), "{out}");
+    assert!(out.contains("storage: VACUUM done"), "{out}");
+    let o = run(&config, &["service", "status", "--data", d]);
+    let status = stdout(&o);
+    assert!(
+        status.contains("checkins: ended, statement checkins-"),
+        "{status}"
+    );
+    assert!(status.contains("health-code: online"), "{status}");
+
+    runtime().block_on(async {
+        let store = SqliteStore::open_dir(&data).await.unwrap();
+        assert!(store.dependents(&person.id).await.unwrap().is_empty());
+        assert!(store
+            .person_checkins(
+                &person.id,
+                time::OffsetDateTime::UNIX_EPOCH,
+                time::OffsetDateTime::now_utc() + time::Duration::days(1)
+            )
+            .await
+            .unwrap()
+            .is_empty());
+        assert_eq!(
+            store.venue(venue.id).await.unwrap(),
+            Some(venue.clone()),
+            "venues stay"
+        );
+        assert!(store.person(&person.id).await.unwrap().is_some());
+        store.close().await;
+    });
+}

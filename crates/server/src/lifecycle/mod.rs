@@ -77,7 +77,25 @@ pub struct Retention {
     /// (`[itinerary] window_days`, `lag_hours`) plus this margin (days,
     /// default 1), then deleted.
     pub carrier_stays_margin_days: i64,
+    /// Venue check-ins are kept this long after the stay ended (days,
+    /// default 28): tracing looks back 14 days from a case, and a case is
+    /// confirmed, reported and traced in the fortnight after
+    /// (docs/lifecycle.md). Sealed check-ins count from the end of the hour
+    /// slot they were sealed in. At least the tracing look-back (14).
+    pub checkins_days: i64,
+    /// Approval requests (overrides, bulk actions) are kept this long after
+    /// their decision or expiry (days, default 180: the six months within
+    /// which a decision can be taken to court); pending ones stay. Bulk
+    /// requests list identity numbers in clear; the audit chain keeps
+    /// every request and decision without them.
+    pub decided_requests_days: i64,
 }
+
+/// The default of `[retention] checkins_days`.
+pub const DEFAULT_CHECKINS_DAYS: i64 = 28;
+
+/// The default of `[retention] decided_requests_days`.
+pub const DEFAULT_DECIDED_REQUESTS_DAYS: i64 = 180;
 
 impl Default for Retention {
     fn default() -> Retention {
@@ -85,6 +103,8 @@ impl Default for Retention {
             purge_interval_minutes: 10,
             outbox_hours: 24,
             carrier_stays_margin_days: 1,
+            checkins_days: DEFAULT_CHECKINS_DAYS,
+            decided_requests_days: DEFAULT_DECIDED_REQUESTS_DAYS,
         }
     }
 }
@@ -109,7 +129,28 @@ impl Retention {
                 why: "must be between 0 and 366 days".into(),
             });
         }
+        let lookback = i64::from(healthcode_core::tracing::TracingParams::default().lookback_days);
+        if !(lookback..=366).contains(&self.checkins_days) {
+            return Err(ConfigError::Invalid {
+                name: "retention.checkins_days",
+                why: format!(
+                    "must be between {lookback} days (tracing looks back that far) and 366 days"
+                ),
+            });
+        }
+        if !(1..=3660).contains(&self.decided_requests_days) {
+            return Err(ConfigError::Invalid {
+                name: "retention.decided_requests_days",
+                why: "must be between 1 day and ten years (3660 days)".into(),
+            });
+        }
         Ok(())
+    }
+
+    /// Check-ins whose stay ended before this instant are past their
+    /// retention at `now`.
+    pub fn checkins_before(&self, now: OffsetDateTime) -> OffsetDateTime {
+        now - Duration::days(self.checkins_days)
     }
 
     /// The cutoffs of a purge at `now`.
@@ -124,6 +165,8 @@ impl Retention {
             carrier_stays_before: now
                 - Duration::days(i64::from(itinerary.window_days) + self.carrier_stays_margin_days)
                 - Duration::hours(i64::from(itinerary.lag_hours)),
+            checkins_before: self.checkins_before(now),
+            decided_requests_before: now - Duration::days(self.decided_requests_days),
         }
     }
 }
@@ -134,8 +177,6 @@ pub enum LifecycleError {
     Store(#[from] StoreError),
     #[error("{field}: {} / {}", message.en, message.zh)]
     Invalid { field: &'static str, message: Text },
-    #[error("{0} has no data in this build to delete; its shutdown cannot be executed yet")]
-    NotInThisBuild(Service),
     #[error("signing the deletion statement failed: {0}")]
     Sign(String),
 }
@@ -228,6 +269,8 @@ pub async fn purge<S: Store>(
                     "deleted": counts,
                     "outbox_before": rfc3339(cutoffs.outbox_before),
                     "carrier_stays_before": rfc3339(cutoffs.carrier_stays_before),
+                    "checkins_before": rfc3339(cutoffs.checkins_before),
+                    "decided_requests_before": rfc3339(cutoffs.decided_requests_before),
                     "expired_at": rfc3339(cutoffs.now),
                 })
                 .to_string(),
@@ -462,9 +505,6 @@ pub async fn schedule<S: Store>(
             ));
         }
     }
-    if !supported(request.service) {
-        return Err(LifecycleError::NotInThisBuild(request.service));
-    }
     let shutdown = ServiceShutdown {
         service: request.service,
         at: request.at,
@@ -501,14 +541,6 @@ pub async fn schedule<S: Store>(
         })
         .await?;
     Ok(shutdown)
-}
-
-/// Whether this build holds data of the service that it can delete.
-fn supported(service: Service) -> bool {
-    match service {
-        Service::HealthCode | Service::Itinerary => true,
-        Service::Checkins => false,
-    }
 }
 
 /// The statement id of a service's shutdown: `health-code-20230216T030000Z`.
@@ -608,7 +640,7 @@ pub async fn execute<S: Store>(
                         ErasedCategory::new("itinerary_card_queries", erased.card_queries),
                     ]
                 }
-                Service::Checkins => return Err(LifecycleError::NotInThisBuild(service)),
+                Service::Checkins => state.store.erase_checkin_data().await?,
             };
             state
                 .store
@@ -644,17 +676,15 @@ pub async fn execute<S: Store>(
         }
     };
     let deleted_at = state.now();
-    let mut kept = Vec::new();
-    if keep_face {
-        kept.push(Bilingual::new(
-            format!("码面（{faces_kept} 份）：每人停止服务时的颜色、脱敏姓名与脱敏证件号；不含证件号码全文、手机号或其哈希。凭手机号与证件号查看：/code-face"),
-            format!("The code face ({faces_kept}): each person's colour at the shutdown with masked name and masked ID; no full identity number, phone number or phone hash. Shown for phone number and ID number: /code-face"),
-        ));
-    }
-    kept.push(Bilingual::new(
-        "审计链：完整保留以便核验；其中只有随机的匿名编号、操作类型与健康事实，没有姓名、证件号码或手机号；与个人的对应关系已随人员记录删除。",
-        "The audit chain, kept whole so it still verifies: it holds random pseudonymous ids, actions and health facts, never names, identity numbers or phone numbers; the link to people was deleted with their records.",
-    ));
+    let others_ended: Vec<Service> = state
+        .store
+        .shutdowns()
+        .await?
+        .into_iter()
+        .filter(|s| s.service != service && s.executed_at.is_some())
+        .map(|s| s.service)
+        .collect();
+    let kept = kept_after(service, keep_face.then_some(faces_kept), &others_ended);
     let statement = DeletionStatement {
         kind: DELETION_STATEMENT_KIND.into(),
         id: id.clone(),
@@ -701,6 +731,77 @@ pub async fn execute<S: Store>(
     refresh(state).await?;
     tracing::warn!(%service, statement = %record.id, records = statement.total_records(), "shutdown executed; deletion statement published");
     Ok(record)
+}
+
+/// What stays after a service's shutdown, said in its statement: what
+/// the decision kept (`faces_kept`), the audit chain, the records that are
+/// not personal data about citizens, and the personal data that belongs
+/// to a service still running (`others_ended` lists those that are not).
+pub fn kept_after(
+    service: Service,
+    faces_kept: Option<u64>,
+    others_ended: &[Service],
+) -> Vec<Bilingual> {
+    let mut kept = Vec::new();
+    if let Some(n) = faces_kept {
+        kept.push(Bilingual::new(
+            format!("码面（{n} 份）：每人停止服务时的颜色、脱敏姓名与脱敏证件号；不含证件号码全文、手机号或其哈希。凭手机号与证件号查看：/code-face"),
+            format!("The code face ({n}): each person's colour at the shutdown with masked name and masked ID; no full identity number, phone number or phone hash. Shown for phone number and ID number: /code-face"),
+        ));
+    }
+    kept.push(match service {
+        Service::HealthCode => Bilingual::new(
+            "审计链：完整保留以便核验；其中只有随机的匿名编号、操作类型与健康事实，没有姓名、证件号码或手机号；与个人的对应关系已随人员记录删除。",
+            "The audit chain, kept whole so it still verifies: it holds random pseudonymous ids, actions and health facts, never names, identity numbers or phone numbers; the link to people was deleted with their records.",
+        ),
+        Service::Itinerary => Bilingual::new(
+            "审计链：完整保留以便核验；其中没有行程卡的个人数据（手机号、行程与查询记录从不写入审计链），只有中高风险地区的发布与结束。",
+            "The audit chain, kept whole so it still verifies: it holds none of the card's personal data (phones, stays and queries are never written to it), only risk areas published and ended.",
+        ),
+        Service::Checkins => Bilingual::new(
+            "审计链：完整保留以便核验。其中与扫码有关的只有场所登记、添加随行人员（仅脱敏姓名与证件号）、公开时段，以及追踪判定的依据（场所与共处时间，人员以匿名编号表示）；不含姓名、证件号码或手机号。",
+            "The audit chain, kept whole so it still verifies. What it holds of check-ins: venue registrations, dependents added (masked name and ID only), hours revealed, and the evidence of tracing designations (venue and times together, people by pseudonymous id); never names, identity numbers or phone numbers.",
+        ),
+    });
+    let venues = Bilingual::new(
+        "场所登记：场所名称、地址、行政区划、类别、位置网格、模式、登记人（工作人员用户名或“自助”）、场所凭证的哈希、加密场所已公开的每小时公钥。这些是经营场所的信息，不是公民的个人数据；已印出的场所码扫码后显示本服务已停止。",
+        "Venue registrations: name, address, region, category, location cell, mode, who registered it (an official's username or self-service), the hash of the venue's credential, a sealed venue's published hourly public keys. These describe businesses and places, not citizens; a printed venue code now opens the notice that the service ended.",
+    );
+    match service {
+        Service::HealthCode => {
+            kept.push(Bilingual::new(
+                "已撤销的码标识（撤销清单）：每次出示的码各有随机标识，不与任何人关联；保留以免已撤销的码重新生效。",
+                "Revoked code ids (the revocation list): each code shown had its own random id, linked to no person; kept so that revoked codes do not become valid again.",
+            ));
+            kept.push(venues);
+            kept.push(Bilingual::new(
+                "已发布的中高风险地区、运营商与接入渠道的账户、其他地区的信任列表：均不是公民的个人数据。",
+                "Published risk areas, carriers' and channels' accounts, other regions' trust lists: none of them is personal data about citizens.",
+            ));
+            if !others_ended.contains(&Service::Itinerary) {
+                kept.push(Bilingual::new(
+                    "运营商行程记录与行程卡查询记录：属于仍在运行的通信行程卡服务（按手机号的带密钥哈希保存），随其保存期限或其停止服务而删除。",
+                    "Carrier stays and itinerary-card queries: they belong to the itinerary card, still running (kept by the phone's keyed hash), and go with its retention or its own shutdown.",
+                ));
+            }
+        }
+        Service::Checkins => {
+            kept.push(venues);
+            if !others_ended.contains(&Service::HealthCode) {
+                kept.push(Bilingual::new(
+                    "健康码服务的人员记录及相关数据（仍在运行）：随其停止服务而删除，届时一并删除之后可能产生的扫码数据。",
+                    "The health-code service's records of people (still running): deleted at its own shutdown, with any check-in data there is by then.",
+                ));
+            }
+        }
+        Service::Itinerary => {
+            kept.push(Bilingual::new(
+                "已发布的中高风险地区与运营商账户：不是公民的个人数据。",
+                "Published risk areas and carriers' accounts: not personal data about citizens.",
+            ));
+        }
+    }
+    kept
 }
 
 /// What the software cannot reach, said in every statement.

@@ -405,9 +405,12 @@ async fn statement_page<S: Store>(
         rec = t::RECORDS.get(lang),
     );
     for d in &statement.deleted {
+        let label = category_label(&d.category)
+            .map(|t| format!("{} ", esc(t.get(lang))))
+            .unwrap_or_default();
         let _ = write!(
             body,
-            "<tr><td>{}</td><td>{}</td></tr>",
+            "<tr><td>{label}<code>{}</code></td><td>{}</td></tr>",
             esc(&d.category),
             d.records
         );
@@ -457,6 +460,43 @@ async fn statement_page<S: Store>(
         id = esc(&record.id),
     );
     page(&state, lang, &path, t::STATEMENTS.get(lang), &body).into_response()
+}
+
+/// What a category of deleted records is, in both languages (the
+/// statement itself carries the stable snake_case name).
+pub fn category_label(category: &str) -> Option<Text> {
+    let (zh, en) = match category {
+        "people" => (
+            "人员记录（姓名、证件、手机号哈希）",
+            "People (names, documents, phone hashes)",
+        ),
+        "events" => (
+            "健康事实（申报、检测、诊断、隔离）",
+            "Health facts (declarations, tests, diagnoses, quarantine)",
+        ),
+        "one_time_codes" => ("短信验证码", "One-time SMS codes"),
+        "sessions" => ("登录会话", "Sign-in sessions"),
+        "sms_outbox_messages" => ("开发用短信发件箱", "Development SMS outbox"),
+        "official_accounts" => ("工作人员账户", "Officials' accounts"),
+        "dependents" => (
+            "随行人员（姓名、证件号码）",
+            "Dependents (names, identity numbers)",
+        ),
+        "checkins" => ("场所扫码记录", "Venue check-ins"),
+        "checkin_client_ids" => ("批量扫码记录的去重标识", "Batch check-in idempotency ids"),
+        "sealed_checkins" => ("加密场所的扫码记录", "Sealed venue check-ins"),
+        "hour_reveals" => ("场所公开的时段密钥", "Hour secrets revealed by venues"),
+        "approval_requests" => (
+            "待二次审批的申请（改码、批量操作）",
+            "Requests for a second official's approval (overrides, bulk actions)",
+        ),
+        "correction_requests" => ("纠错申请", "Correction requests"),
+        "access_log_entries" => ("工作人员查阅记录", "Officials' reads of people's data"),
+        "carrier_stays" => ("运营商行程记录", "Carrier stay records"),
+        "itinerary_card_queries" => ("行程卡查询记录", "Itinerary card queries"),
+        _ => return None,
+    };
+    Some(Text::new(zh, en))
 }
 
 fn face_form(lang: Lang, error: Option<&ApiError>) -> String {

@@ -1,8 +1,8 @@
 //! "Everything held about me" as one JSON document.
 //!
 //! One function per data source, each returning its section; [`AppState::export_for`]
-//! calls them in turn. A new source (check-ins, carrier stays, itinerary
-//! card queries…) is one more function and one more line there.
+//! calls them in turn. A new source is one more function and one more
+//! line there.
 
 use serde_json::{json, Map, Value};
 
@@ -53,6 +53,8 @@ impl<S: Store> AppState<S> {
             "itinerary_card_queries".into(),
             self.export_card_queries(who).await?,
         );
+        sections.insert("dependents".into(), self.export_dependents(who).await?);
+        sections.insert("checkins".into(), self.export_checkins(who).await?);
         Ok(json!({
             "format": EXPORT_FORMAT,
             "exported_at": fmt_time(self.now()),
@@ -60,8 +62,8 @@ impl<S: Store> AppState<S> {
             "issuer": self.issuer_id,
             "demo": self.settings.demo || self.demo_issuer,
             "notes": {
-                "zh": "本文件包含本系统保存的关于您的全部数据。手机号码仅以带密钥的哈希保存，无法还原；会话只列出时间，不含令牌。",
-                "en": "This file holds everything this system keeps about you. Your phone number is held only as a keyed hash, which cannot be reversed; sessions are listed by time only, never their tokens."
+                "zh": "本文件包含本系统保存的关于您的全部数据。手机号码仅以带密钥的哈希保存，无法还原；会话只列出时间，不含令牌。在加密场所的扫码记录只有场所与卫生健康部门共同才能打开，本系统无法读出，因此不在其中。",
+                "en": "This file holds everything this system keeps about you. Your phone number is held only as a keyed hash, which cannot be reversed; sessions are listed by time only, never their tokens. Check-ins at sealed venues can be opened only by the venue and the health authority together; this system cannot read them, so they are not listed."
             },
             "sections": Value::Object(sections),
         }))
@@ -159,6 +161,60 @@ impl<S: Store> AppState<S> {
                 })
                 .collect(),
         ))
+    }
+
+    /// The people the person checks in with, unmasked as the person
+    /// record is: the person entered them.
+    async fn export_dependents(&self, who: &ExportSubject<'_>) -> Result<Value, ApiError> {
+        let dependents = self.store.dependents(&who.person.id).await?;
+        let mut out = Vec::with_capacity(dependents.len());
+        for d in &dependents {
+            out.push(json!({
+                "number": d.number,
+                "full_name": d.full_name,
+                "identity": value(&d.identity)?,
+                "created_at": fmt_time(d.created_at),
+            }));
+        }
+        Ok(Value::Array(out))
+    }
+
+    /// The person's check-ins (and their dependents'), every one held, in
+    /// arrival order: the venue, its name and address, the times, and who
+    /// checked in (the person, or a dependent by number and name).
+    async fn export_checkins(&self, who: &ExportSubject<'_>) -> Result<Value, ApiError> {
+        let far = self.now() + time::Duration::days(3660);
+        let checkins = self
+            .store
+            .person_checkins(&who.person.id, time::OffsetDateTime::UNIX_EPOCH, far)
+            .await?;
+        let dependents = self.store.dependents(&who.person.id).await?;
+        let mut venues = std::collections::HashMap::new();
+        let mut out = Vec::with_capacity(checkins.len());
+        for c in &checkins {
+            if let std::collections::hash_map::Entry::Vacant(slot) = venues.entry(c.venue) {
+                slot.insert(self.store.venue(c.venue).await?);
+            }
+            let venue = venues.get(&c.venue).and_then(Option::as_ref);
+            let dependent = (c.dependent > 0).then(|| {
+                json!({
+                    "number": c.dependent,
+                    "full_name": dependents
+                        .iter()
+                        .find(|d| d.number == c.dependent)
+                        .map(|d| d.full_name.clone()),
+                })
+            });
+            out.push(json!({
+                "venue": c.venue.to_string(),
+                "venue_name": venue.map(|v| v.name.clone()),
+                "venue_address": venue.map(|v| v.address.clone()),
+                "arrived": fmt_time(c.arrived),
+                "left": fmt_time(c.left),
+                "dependent": dependent,
+            }));
+        }
+        Ok(Value::Array(out))
     }
 
     /// The person's own itinerary-card queries: when, with which consent.

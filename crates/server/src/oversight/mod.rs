@@ -106,9 +106,14 @@ impl OversightSettings {
     }
 }
 
-/// The routes of oversight: JSON API and pages.
+/// The routes of oversight: JSON API and pages. Oversight is the health
+/// code's (its data goes with the health-code shutdown), so every route
+/// goes offline with it.
 pub fn routes<S: Store>() -> Router<AppState<S>> {
     Router::new()
         .merge(api::routes::<S>())
         .merge(pages::routes::<S>())
+        .route_layer(axum::middleware::from_fn(
+            crate::lifecycle::guard_health_code,
+        ))
 }

@@ -38,8 +38,15 @@ pub fn routes<S: Store>() -> Router<AppState<S>> {
             "/api/v1/me/dependents",
             get(dependents::<S>).post(add_dependent::<S>),
         )
+        // Every route above is the venue check-in service's (lifecycle).
+        .route_layer(axum::middleware::from_fn(crate::lifecycle::guard_checkins))
+        // Tracing is the health authority's: it designates close contacts
+        // in the health code.
         .route("/api/v1/tracing/candidates", post(candidates::<S>))
         .route("/api/v1/tracing/designations", post(designate::<S>))
+        .route_layer(axum::middleware::from_fn(
+            crate::lifecycle::guard_health_code,
+        ))
 }
 
 #[derive(OpenApi)]

@@ -782,6 +782,18 @@ impl<S: Store> AppState<S> {
                 ));
                 continue;
             }
+            // A stay past its retention would be purged at once: refused.
+            if left < self.settings.retention.checkins_before(now) {
+                let days = self.settings.retention.checkins_days;
+                rejected.push(reject(
+                    "left",
+                    &format!("此次停留已超过扫码记录的保存期限（结束后 {days} 天），不予保存。"),
+                    &format!(
+                        "This stay ended more than the retention period ({days} days) ago; not stored."
+                    ),
+                ));
+                continue;
+            }
             accepted.push((
                 index,
                 cid.to_owned(),

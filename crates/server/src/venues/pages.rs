@@ -117,11 +117,18 @@ pub fn routes<S: Store>() -> Router<AppState<S>> {
             "/official/venues",
             get(official_venues::<S>).post(official_venues_post::<S>),
         )
+        // Every route above is the venue check-in service's (lifecycle).
+        .route_layer(axum::middleware::from_fn(crate::lifecycle::guard_checkins))
+        // Tracing is the health authority's: it designates close contacts
+        // in the health code.
         .route(
             "/official/trace",
             get(trace_page::<S>).post(trace_post::<S>),
         )
         .route("/official/trace/confirm", post(trace_confirm::<S>))
+        .route_layer(axum::middleware::from_fn(
+            crate::lifecycle::guard_health_code,
+        ))
 }
 
 fn html_page<S: Store>(

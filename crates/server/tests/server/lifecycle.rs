@@ -1,8 +1,9 @@
 //! The data lifecycle over HTTP: retention, the offline switch, the
 //! shutdown's erasure, the kept code face and the signed deletion
 //! statement — and the bar: after a shutdown, no planted phone number,
-//! phone hash, identity number or name is left anywhere in the database's
-//! files, on SQLite and on PostgreSQL.
+//! phone hash, identity number or name — nor a dependent's, a check-in, a
+//! correction request's words or a bulk action's identity number — is left
+//! anywhere in the database's files, on SQLite and on PostgreSQL.
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -13,13 +14,15 @@ use healthcode_codec::{IssuerKey, SigningKey};
 use healthcode_core::identity::resident_id_check_character;
 use healthcode_core::itinerary::CityCode;
 use healthcode_server::lifecycle::{self, ShutdownRequest};
-use healthcode_server::security::{Phone, PhoneHasher};
+use healthcode_server::security::{hash_password, Phone, PhoneHasher};
 use healthcode_server::sms::OutboxSender;
 use healthcode_server::{AppState, FixedClock, Secret, Settings};
 use healthcode_store::itinerary::CarrierStay;
 use healthcode_store::lifecycle::Service;
-use healthcode_store::Store;
+use healthcode_store::venues::VenueId;
+use healthcode_store::{OfficialAccount, Role, Store, VenueStore};
 use healthcode_store_sqlite::SqliteStore;
+use ring::rand::SystemRandom;
 use serde_json::{json, Value};
 use time::macros::datetime;
 use time::{Duration, OffsetDateTime};
@@ -30,9 +33,23 @@ const SECRET: &str = "lifecycle-test-phone-hash-secret";
 /// The planted person: found nowhere in the files after the shutdown.
 const PHONE: &str = "13912345678";
 const NAME: &str = "欧阳娜娜";
+/// The planted person's dependent (a child she checks in with).
+const DEPENDENT_NAME: &str = "欧阳小满";
+/// What the planted person writes in a correction request.
+const CORRECTION_TEXT: &str = "我 2 月 10 日不在深圳南山区，行程记录有误，请更正。";
 
 fn planted_id() -> String {
     resident_id("44030419850615123")
+}
+
+fn dependent_id() -> String {
+    resident_id("44030420150101124")
+}
+
+/// An identity number only an official's bulk action names (nobody of
+/// this region holds it).
+fn bulk_id() -> String {
+    resident_id("51010219770707125")
 }
 
 fn resident_id(first17: &str) -> String {
@@ -66,6 +83,19 @@ impl<S: Store> Deployment<S> {
         };
         let clock = Arc::new(FixedClock::new(T0));
         let sms = Arc::new(OutboxSender::new(store.clone()));
+        let rng = SystemRandom::new();
+        for (name, role) in [("alice", Role::HealthOfficial), ("bob", Role::Reviewer)] {
+            store
+                .create_official(&OfficialAccount {
+                    username: name.into(),
+                    display_name: format!("{name} 医生"),
+                    password_hash: hash_password(&format!("{name}-password"), &rng).unwrap(),
+                    roles: vec![role],
+                    created_at: T0,
+                })
+                .await
+                .unwrap();
+        }
         let state = AppState::new(
             store,
             settings,
@@ -184,6 +214,106 @@ impl<S: Store> Deployment<S> {
             .unwrap();
         assert_eq!(r.status(), 202);
         client
+    }
+
+    async fn official(&self, name: &str) -> reqwest::Client {
+        let client = self.client();
+        let r = client
+            .post(self.url("/api/v1/officials/sign-in"))
+            .json(&json!({"username": name, "password": format!("{name}-password")}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+        client
+    }
+
+    /// Registers a venue (`open` or `sealed`); returns its id and QR token.
+    async fn venue(&self, official: &reqwest::Client, name: &str, mode: &str) -> (String, String) {
+        let r = official
+            .post(self.url("/api/v1/venues"))
+            .json(&json!({"name": name, "address": "深圳市南山区演示路 1 号",
+                          "region_code": "440305", "category": "mall", "mode": mode}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+        let v: Value = r.json().await.unwrap();
+        let url = v["venue"]["check_in_url"].as_str().unwrap();
+        (
+            v["venue"]["id"].as_str().unwrap().to_owned(),
+            url.split("/v/").nth(1).unwrap().to_owned(),
+        )
+    }
+
+    /// The planted person's check-in data: a dependent (name and identity
+    /// number), check-ins with her at an open venue, one at a sealed venue.
+    /// Returns the venues' ids and the open venue's token.
+    async fn plant_checkins(&self, client: &reqwest::Client) -> (String, String, String) {
+        let alice = self.official("alice").await;
+        let (open, token) = self.venue(&alice, "演示商场 DEMO Mall", "open").await;
+        let (sealed, sealed_token) = self.venue(&alice, "演示诊所 DEMO Clinic", "sealed").await;
+        let r = client
+            .post(self.url("/api/v1/me/dependents"))
+            .json(&json!({"name": DEPENDENT_NAME, "identity_number": dependent_id()}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+        for (token, dependents) in [(&token, json!([1])), (&sealed_token, json!([]))] {
+            let r = client
+                .post(self.url("/api/v1/checkins"))
+                .json(&json!({"venue_token": token, "dependents": dependents}))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+        }
+        (open, sealed, token)
+    }
+
+    /// Oversight's records about the planted person: her correction
+    /// request, an official's read of her data, and a bulk action naming
+    /// an identity number.
+    async fn plant_oversight(&self, client: &reqwest::Client) {
+        let r = client
+            .post(self.url("/api/v1/me/corrections"))
+            .json(&json!({"about": {"type": "colour"}, "text": CORRECTION_TEXT}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+        let me: Value = client
+            .get(self.url("/api/v1/me"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let person = me["id"].as_str().unwrap();
+        let alice = self.official("alice").await;
+        let r = alice
+            .get(self.url(&format!(
+                "/api/v1/people/{person}/status?purpose=%E6%B5%81%E8%B0%83%20case%207"
+            )))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+        let r = alice
+            .post(self.url("/api/v1/bulk-actions"))
+            .json(&json!({
+                "action": "close_contact",
+                "case_reference": "GD-2023-0210-01",
+                "identities": [bulk_id()],
+                "reason": {"zh": "同一航班密接", "en": "Close contacts on the same flight"},
+                "legal_basis": {"zh": "《传染病防治法》第三十九条", "en": "Infectious Diseases Law, art. 39"}
+            }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
     }
 
     /// Carrier stays of the planted phone (three cities) and of another.
@@ -369,7 +499,40 @@ impl<S: Store> Deployment<S> {
             "{:?}",
             s.deleted
         );
+        // Every category of the health code's personal data is listed.
+        for category in [
+            "dependents",
+            "checkins",
+            "checkin_client_ids",
+            "sealed_checkins",
+            "hour_reveals",
+            "approval_requests",
+            "correction_requests",
+            "access_log_entries",
+            "official_accounts",
+        ] {
+            assert!(count(category).is_some(), "{category}: {:?}", s.deleted);
+        }
+        assert_eq!(count("dependents"), Some(1), "{:?}", s.deleted);
+        assert_eq!(count("checkins"), Some(2), "{:?}", s.deleted);
+        assert_eq!(count("sealed_checkins"), Some(1), "{:?}", s.deleted);
+        assert_eq!(count("approval_requests"), Some(1), "{:?}", s.deleted);
+        assert_eq!(count("correction_requests"), Some(1), "{:?}", s.deleted);
+        assert!(count("access_log_entries").unwrap() >= 1, "{:?}", s.deleted);
+        assert_eq!(count("official_accounts"), Some(2), "{:?}", s.deleted);
         assert!(s.kept[0].en.contains("code face"), "{:?}", s.kept);
+        assert!(
+            s.kept
+                .iter()
+                .any(|k| k.en.starts_with("Venue registrations")),
+            "{:?}",
+            s.kept
+        );
+        assert!(
+            !s.kept.iter().any(|k| k.en.starts_with("Carrier stays")),
+            "the itinerary card ended first: {:?}",
+            s.kept
+        );
         assert!(s.storage.iter().any(|st| st.done), "{:?}", s.storage);
         assert!(s.audit.is_some());
         assert!(!s.not_reached.is_empty());
@@ -446,21 +609,58 @@ impl<S: Store> Deployment<S> {
 
 /// The byte strings that must not be found: the phone as typed and in
 /// its canonical form, its keyed hash (raw and hex), the identity number
-/// and the name (UTF-8).
-fn planted_needles() -> Vec<(&'static str, Vec<u8>)> {
+/// and the name (UTF-8); the dependent's name and identity number; the
+/// person id as check-in rows hold it (16 raw bytes; the audit chain
+/// holds it in hex, as a pseudonym); the correction request's words; the
+/// identity number a bulk action named.
+fn planted_needles(person: Option<&str>) -> Vec<(&'static str, Vec<u8>)> {
     let hash = PhoneHasher::new(SECRET.as_bytes()).hash(&Phone::parse(PHONE).unwrap());
-    vec![
+    let mut needles = vec![
         ("phone number", PHONE.as_bytes().to_vec()),
         ("phone hash", hash.0.to_vec()),
         ("phone hash (hex)", hash.to_hex().into_bytes()),
         ("identity number", planted_id().into_bytes()),
         ("name", NAME.as_bytes().to_vec()),
-    ]
+        ("dependent's name", DEPENDENT_NAME.as_bytes().to_vec()),
+        ("dependent's identity number", dependent_id().into_bytes()),
+        ("correction text", CORRECTION_TEXT.as_bytes().to_vec()),
+        ("bulk action's identity number", bulk_id().into_bytes()),
+    ];
+    if let Some(person) = person {
+        needles.push(("person id (raw)", hex::decode(person).unwrap()));
+    }
+    needles
 }
 
+/// The planted person's id (to find her check-in rows in the files).
+async fn person_id(client: &reqwest::Client, d: &Deployment<impl Store>) -> String {
+    let me: Value = client
+        .get(d.url("/api/v1/me"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    me["id"].as_str().unwrap().to_owned()
+}
+
+/// What the scan must find before the shutdown (the positive control):
+/// everything stored in clear (the phone number itself never is).
+const FOUND_BEFORE: [&str; 8] = [
+    "phone hash in",
+    "identity number in",
+    "name in",
+    "dependent's name in",
+    "dependent's identity number in",
+    "correction text in",
+    "bulk action's identity number in",
+    "person id (raw) in",
+];
+
 /// Every file under `dir`, recursively, and which needles each contains.
-fn scan(dir: &Path) -> (usize, Vec<String>) {
-    let needles = planted_needles();
+fn scan(dir: &Path, person: Option<&str>) -> (usize, Vec<String>) {
+    let needles = planted_needles(person);
     let mut files = 0;
     let mut found = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
@@ -493,11 +693,14 @@ async fn sqlite_shutdown_leaves_no_planted_data_in_the_files() {
     let d = Deployment::start(store).await;
     let client = d.plant().await;
     d.plant_stays().await;
+    d.plant_checkins(&client).await;
+    d.plant_oversight(&client).await;
+    let person = person_id(&client, &d).await;
 
     // Positive control: the scan finds what is there (only the phone
     // number itself is never stored, before or after).
-    let (_, before) = scan(dir.path());
-    for what in ["phone hash in", "identity number in", "name in"] {
+    let (_, before) = scan(dir.path(), Some(&person));
+    for what in FOUND_BEFORE {
         assert!(
             before.iter().any(|f| f.starts_with(what)),
             "{what} {before:?}"
@@ -510,7 +713,7 @@ async fn sqlite_shutdown_leaves_no_planted_data_in_the_files() {
 
     d.shut_down_itinerary().await;
     let id = d.shut_down_health_code(&client).await;
-    let (files, after) = scan(dir.path());
+    let (files, after) = scan(dir.path(), Some(&person));
     assert!(files >= 1);
     assert!(
         after.is_empty(),
@@ -518,7 +721,7 @@ async fn sqlite_shutdown_leaves_no_planted_data_in_the_files() {
     );
     d.check_after(&id, 3).await;
     // Serving the face and the statement wrote nothing personal either.
-    let (_, later) = scan(dir.path());
+    let (_, later) = scan(dir.path(), Some(&person));
     assert!(later.is_empty(), "{later:?}");
 }
 
@@ -552,6 +755,9 @@ async fn postgres_shutdown_leaves_no_planted_data_in_the_files() {
     let d = Deployment::start(store.clone()).await;
     let client = d.plant().await;
     d.plant_stays().await;
+    d.plant_checkins(&client).await;
+    d.plant_oversight(&client).await;
+    let person = person_id(&client, &d).await;
     // Statistics exist, as autovacuum's ANALYZE makes them on a real
     // deployment: sample values of the columns land in pg_statistic.
     sqlx::raw_sql("ANALYZE")
@@ -571,8 +777,8 @@ async fn postgres_shutdown_leaves_no_planted_data_in_the_files() {
         .execute(store.pool())
         .await
         .unwrap();
-    let (_, before) = scan(&data);
-    for what in ["phone hash in", "identity number in", "name in"] {
+    let (_, before) = scan(&data, Some(&person));
+    for what in FOUND_BEFORE {
         assert!(
             before.iter().any(|f| f.starts_with(what)),
             "{what} {before:?}"
@@ -581,7 +787,7 @@ async fn postgres_shutdown_leaves_no_planted_data_in_the_files() {
 
     d.shut_down_itinerary().await;
     let id = d.shut_down_health_code(&client).await;
-    let (files, after) = scan(&data);
+    let (files, after) = scan(&data, Some(&person));
     assert!(
         files > 100,
         "the whole data directory is scanned ({files} files)"
@@ -758,4 +964,312 @@ async fn retention_purges_and_audits_only_when_something_went() {
     assert_eq!(last.record.action, "retention.purged");
     let details: Value = serde_json::from_str(&last.record.details).unwrap();
     assert_eq!(details["deleted"]["sms_outbox_messages"], 1);
+}
+
+#[tokio::test]
+async fn the_checkins_shutdown_erases_check_ins_and_dependents_and_keeps_venues() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open_dir(dir.path()).await.unwrap();
+    let d = Deployment::start(store).await;
+    let client = d.apply(PHONE, NAME, &planted_id(), false).await;
+    let (open, sealed, token) = d.plant_checkins(&client).await;
+    let person = person_id(&client, &d).await;
+    let person = healthcode_store::PersonId::parse(&person).unwrap();
+    let operator = d.official("alice").await;
+
+    let now = d.state.now();
+    let shutdown = lifecycle::schedule(
+        &d.state.store,
+        ShutdownRequest {
+            service: Service::Checkins,
+            at: now,
+            decision: "第 9 号决定：停止场所码扫码登记 / Decision 9: venue check-ins end".into(),
+            keep: vec![],
+            scheduled_by: "operator:test".into(),
+        },
+        now,
+    )
+    .await
+    .unwrap();
+    lifecycle::refresh(&d.state).await.unwrap();
+
+    // Every check-in route is offline, pages and API; the health code is not.
+    for (method, path) in [
+        ("GET", format!("/v/{token}")),
+        ("POST", format!("/v/{token}")),
+        ("POST", format!("/v/{token}/out")),
+        ("GET", "/me/dependents".to_owned()),
+        ("GET", "/api/v1/me/dependents".to_owned()),
+        ("POST", "/api/v1/checkins".to_owned()),
+        ("POST", "/api/v1/checkins/batch".to_owned()),
+        ("GET", format!("/api/v1/venues/{open}/checkins")),
+        ("GET", format!("/api/v1/venues/{open}/poster.svg")),
+        ("POST", "/api/v1/venues".to_owned()),
+        ("GET", "/venue".to_owned()),
+        ("GET", "/venues/register".to_owned()),
+        ("GET", "/official/venues".to_owned()),
+    ] {
+        let request = match method {
+            "GET" => client.get(d.url(&path)),
+            _ => client.post(d.url(&path)).json(&json!({})),
+        };
+        let r = request.send().await.unwrap();
+        assert_eq!(r.status(), 410, "{method} {path}");
+    }
+    let r = client
+        .post(d.url("/api/v1/checkins"))
+        .json(&json!({"venue_token": token}))
+        .send()
+        .await
+        .unwrap();
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "service_ended");
+    assert!(
+        body["error"]["message"]["zh"]
+            .as_str()
+            .unwrap()
+            .contains("场所扫码登记服务"),
+        "{body}"
+    );
+    let r = client
+        .get(d.url(&format!("/v/{token}")))
+        .send()
+        .await
+        .unwrap();
+    let page = r.text().await.unwrap();
+    assert!(
+        page.contains("本服务已停止") && page.contains("venue check-in service"),
+        "a printed venue code opens the notice: {page}"
+    );
+    let r = client.get(d.url("/api/v1/me")).send().await.unwrap();
+    assert_eq!(r.status(), 200, "the health code is not the check-ins'");
+    let r = operator
+        .post(d.url("/api/v1/tracing/candidates"))
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_ne!(r.status(), 410, "tracing is the health authority's");
+
+    d.clock.advance(Duration::seconds(10));
+    let statement = lifecycle::execute(&d.state, &shutdown, "operator:test")
+        .await
+        .unwrap();
+    let s = DeletionStatement::open(&statement.signed_json, Some(&d.state.publisher_fingerprint))
+        .unwrap()
+        .statement;
+    assert_eq!(s.service, "checkins");
+    let deleted: Vec<(&str, u64)> = s
+        .deleted
+        .iter()
+        .map(|c| (c.category.as_str(), c.records))
+        .collect();
+    assert_eq!(
+        deleted,
+        [
+            ("checkins", 2),
+            ("checkin_client_ids", 0),
+            ("sealed_checkins", 1),
+            ("hour_reveals", 0),
+            ("dependents", 1),
+        ]
+    );
+    assert!(
+        s.kept
+            .iter()
+            .any(|k| k.en.starts_with("Venue registrations") && k.zh.starts_with("场所登记")),
+        "{:?}",
+        s.kept
+    );
+    assert!(
+        s.kept
+            .iter()
+            .any(|k| k.en.contains("health-code service's records of people")),
+        "the health code still runs: {:?}",
+        s.kept
+    );
+    assert!(s.storage.iter().any(|st| st.step == "VACUUM" && st.done));
+
+    // The data is gone; venues and people stay.
+    let store = &d.state.store;
+    let far = T0 + Duration::days(30);
+    assert!(store
+        .person_checkins(&person, T0 - Duration::days(30), far)
+        .await
+        .unwrap()
+        .is_empty());
+    assert!(store.dependents(&person).await.unwrap().is_empty());
+    let sealed = VenueId::parse(&sealed).unwrap();
+    let hour = T0.unix_timestamp() / 3600;
+    assert!(store
+        .sealed_checkins(sealed, hour)
+        .await
+        .unwrap()
+        .is_empty());
+    assert!(store.venue(sealed).await.unwrap().is_some(), "venues stay");
+    let open = VenueId::parse(&open).unwrap();
+    assert_eq!(
+        store.venue(open).await.unwrap().unwrap().name,
+        "演示商场 DEMO Mall"
+    );
+    assert!(store.person(&person).await.unwrap().is_some());
+    let (_, left) = scan(dir.path(), None);
+    for what in ["dependent's name in", "dependent's identity number in"] {
+        assert!(
+            !left.iter().any(|f| f.starts_with(what)),
+            "{what}: {left:?}"
+        );
+    }
+
+    // The services' state, the statement's public page in both languages.
+    let services: Value = reqwest::get(d.url("/api/v1/services"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(services[2]["service"], "checkins");
+    assert_eq!(services[2]["state"], "ended");
+    assert_eq!(services[0]["state"], "online");
+    for (lang, label) in [("zh", "随行人员"), ("en", "Dependents")] {
+        let r = reqwest::get(d.url(&format!(
+            "/deletion-statements/{}?lang={lang}",
+            statement.id
+        )))
+        .await
+        .unwrap();
+        assert_eq!(r.status(), 200);
+        let page = r.text().await.unwrap();
+        assert!(
+            page.contains(label) && page.contains("<code>dependents</code>"),
+            "{page}"
+        );
+    }
+    let r = client
+        .get(d.url(&format!("/v/{token}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 410);
+    assert!(r
+        .text()
+        .await
+        .unwrap()
+        .contains(&format!("/deletion-statements/{}", statement.id)));
+}
+
+#[tokio::test]
+async fn retention_purges_check_ins_and_decided_requests() {
+    let store = SqliteStore::connect("sqlite::memory:").await.unwrap();
+    let d = Deployment::start(store).await;
+    let client = d.apply(PHONE, NAME, &planted_id(), false).await;
+    let (open, _, _) = d.plant_checkins(&client).await;
+    d.plant_oversight(&client).await;
+    let person = healthcode_store::PersonId::parse(&person_id(&client, &d).await).unwrap();
+    let settings = d.state.settings.clone();
+    assert_eq!(settings.retention.checkins_days, 28);
+    assert_eq!(settings.retention.decided_requests_days, 180);
+    let count = |run: &lifecycle::PurgeRun, c: &str| {
+        run.counts
+            .iter()
+            .find(|e| e.category == c)
+            .map(|e| e.records)
+    };
+
+    // Four weeks after the stays ended, they are still there.
+    let within = T0 + Duration::days(28);
+    let dry = lifecycle::purge(&d.state.store, &settings, within, "operator:cli", true)
+        .await
+        .unwrap();
+    assert_eq!(count(&dry, "checkins"), Some(0), "{}", dry.summary());
+    // A day later, they go (open and sealed); the pending bulk request
+    // stays whatever its age.
+    let later = T0 + Duration::days(29);
+    let dry = lifecycle::purge(&d.state.store, &settings, later, "operator:cli", true)
+        .await
+        .unwrap();
+    assert_eq!(count(&dry, "checkins"), Some(2), "{}", dry.summary());
+    assert_eq!(count(&dry, "sealed_checkins"), Some(1), "{}", dry.summary());
+    assert_eq!(count(&dry, "decided_approval_requests"), Some(0));
+    let run = lifecycle::purge(&d.state.store, &settings, later, "system:retention", false)
+        .await
+        .unwrap();
+    assert_eq!(run.counts, dry.counts);
+    assert!(d
+        .state
+        .store
+        .person_checkins(&person, T0 - Duration::days(1), later)
+        .await
+        .unwrap()
+        .is_empty());
+    assert!(
+        d.state
+            .store
+            .venue(VenueId::parse(&open).unwrap())
+            .await
+            .unwrap()
+            .is_some(),
+        "venues have no retention"
+    );
+    assert_eq!(
+        d.state.store.dependents(&person).await.unwrap().len(),
+        1,
+        "dependents are the person's list, kept with the person"
+    );
+    let entries = d.state.store.audit_entries(0, 10_000).await.unwrap();
+    let last = entries.last().unwrap();
+    assert_eq!(last.record.action, "retention.purged");
+    let details: Value = serde_json::from_str(&last.record.details).unwrap();
+    assert_eq!(details["deleted"]["checkins"], 2);
+    assert_eq!(details["deleted"]["sealed_checkins"], 1);
+    assert!(details["checkins_before"].is_string(), "{details}");
+    assert!(details["decided_requests_before"].is_string(), "{details}");
+
+    // Batch items past the retention are refused, not stored to be purged
+    // (this one arrived within the batch API's 30 days, but its stay ended
+    // more than 28 days ago).
+    d.clock.set(later);
+    let alice = d.official("alice").await;
+    let r = alice
+        .post(d.url("/api/v1/checkins/batch"))
+        .json(&json!({"items": [
+            {"client_id": "old-1", "venue": open, "person": person.as_str(),
+             "arrived": "2023-02-16T10:00:00Z", "left": "2023-02-16T12:00:00Z"},
+            {"client_id": "new-1", "venue": open, "person": person.as_str(),
+             "arrived": "2023-03-16T02:00:00Z", "left": "2023-03-16T04:00:00Z"}
+        ]}))
+        .send()
+        .await
+        .unwrap();
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["stored"], 1, "{body}");
+    assert_eq!(body["rejected"][0]["field"], "left", "{body}");
+    assert!(
+        body["rejected"][0]["message"]["en"]
+            .as_str()
+            .unwrap()
+            .contains("28 days"),
+        "{body}"
+    );
+
+    // The bulk request was never decided: it expires (decided by the
+    // system now), and goes 180 days after that, not before.
+    assert_eq!(d.state.expire_requests().await.unwrap(), 1);
+    for (days, gone) in [(179, 0), (181, 1)] {
+        let run = lifecycle::purge(
+            &d.state.store,
+            &settings,
+            later + Duration::days(days),
+            "operator:cli",
+            true,
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            count(&run, "decided_approval_requests"),
+            Some(gone),
+            "{days} days: {}",
+            run.summary()
+        );
+    }
 }

@@ -658,6 +658,45 @@ async fn a_citizen_reads_only_their_own_record_and_export() {
         .insert_carrier_stays(&[stay("13800138131", "220100"), stay("13800138132", "110100")])
         .await
         .unwrap();
+    // A checks in at a venue with a child; B checks in there too.
+    let r = alice
+        .post(s.url("/api/v1/venues"))
+        .json(
+            &json!({"name": "演示书店 DEMO Books", "address": "长春市朝阳区演示街 9 号",
+                      "region_code": "220104", "category": "shop", "mode": "open"}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+    let venue: Value = r.json().await.unwrap();
+    let venue_id = venue["venue"]["id"].as_str().unwrap().to_owned();
+    let token = venue["venue"]["check_in_url"]
+        .as_str()
+        .unwrap()
+        .split("/v/")
+        .nth(1)
+        .unwrap()
+        .to_owned();
+    let (st, _) = post(
+        &a,
+        s.url("/api/v1/me/dependents"),
+        json!({"name": "郑小甲", "identity_number": "220102201503071231"}),
+    )
+    .await;
+    assert_eq!(st, 201);
+    let (st, _) = post(
+        &a,
+        s.url("/api/v1/checkins"),
+        json!({"venue_token": token, "dependents": [1]}),
+    )
+    .await;
+    assert_eq!(st, 201);
+    let (st, _) = post(&b, s.url("/api/v1/checkins"), json!({"venue_token": token})).await;
+    assert_eq!(st, 201);
+
+    // A's entries now (adding the dependent is one).
+    let mine = s.store.audit_about(ida).await.unwrap();
     let r = a.get(s.url("/api/v1/me/export")).send().await.unwrap();
     assert_eq!(r.status(), 200);
     assert!(r.headers()["content-disposition"]
@@ -694,6 +733,34 @@ async fn a_citizen_reads_only_their_own_record_and_export() {
         sections["carrier_stays"]
     );
     assert_eq!(sections["carrier_stays"][0]["city"], "220100");
+    // The dependent in full (A entered them), and A's two check-ins (A and
+    // the child) with the venue's name; B's is not there.
+    assert_eq!(
+        sections["dependents"],
+        json!([{"number": 1, "full_name": "郑小甲",
+                "identity": {"type": "resident", "id": "220102201503071231"},
+                "created_at": sections["dependents"][0]["created_at"]}]),
+        "{}",
+        sections["dependents"]
+    );
+    let checkins = sections["checkins"].as_array().unwrap();
+    assert_eq!(checkins.len(), 2, "{checkins:?}");
+    for c in checkins {
+        assert_eq!(c["venue"], venue_id.as_str());
+        assert_eq!(c["venue_name"], "演示书店 DEMO Books");
+        assert!(c["arrived"].is_string() && c["left"].is_string(), "{c}");
+    }
+    assert!(checkins[0]["dependent"].is_null() || checkins[1]["dependent"].is_null());
+    assert!(
+        checkins
+            .iter()
+            .any(|c| c["dependent"] == json!({"number": 1, "full_name": "郑小甲"})),
+        "{checkins:?}"
+    );
+    assert!(export["notes"]["en"]
+        .as_str()
+        .unwrap()
+        .contains("sealed venues"));
     for key in [
         "correction_requests",
         "override_requests",

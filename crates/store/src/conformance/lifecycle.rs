@@ -4,17 +4,22 @@
 use time::macros::datetime;
 use time::Duration;
 
-use super::{assert_conflict, otp, person, phone, record, session, Must};
+use super::{assert_conflict, otp, person, person_id, phone, record, session, Must};
 use crate::itinerary::CarrierStay;
 use crate::lifecycle::{
     DeletionStatementRecord, ErasedCategory, KeptCodeFace, RetentionCutoffs, Service,
     ServiceShutdown,
 };
+use crate::oversight::{RequestDecision, RequestKind, RequestState};
+use crate::oversight_conformance::{access, correction, override_request};
+use crate::venues::{CheckIn, Dependent, HourReveal, SealedCheckIn, VenueId};
 use crate::{OfficialAccount, Role, SessionSubject, Store, StoreError};
 use healthcode_core::itinerary::CityCode;
 
 /// Sessions and one-time codes go when expired, each counted apart;
-/// outbox messages go when older than the cutoff.
+/// outbox messages go when older than the cutoff, carrier stays and
+/// check-ins when they ended before theirs, approval requests when decided
+/// before theirs (pending ones never).
 pub async fn lifecycle_purges<S: Store>(backend: &str, store: S) {
     let now = datetime!(2022-04-01 12:00 UTC);
     for (token, expires) in [
@@ -55,16 +60,60 @@ pub async fn lifecycle_purges<S: Store>(backend: &str, store: S) {
         .insert_carrier_stays(&[stay(17), stay(10)])
         .await
         .must(backend);
+    // Check-ins: one ended 30 days ago, one yesterday.
+    let visit = |days_ago: i64| CheckIn {
+        venue: VenueId(7),
+        person: person_id(1),
+        dependent: 0,
+        arrived: now - Duration::days(days_ago) - Duration::hours(2),
+        left: now - Duration::days(days_ago),
+    };
+    store
+        .insert_checkins(&[visit(30), visit(1)])
+        .await
+        .must(backend);
+    // Approval requests: decided 200 days ago (goes), expired 181 days ago
+    // (goes), decided 10 days ago (stays), pending since long ago (stays).
+    for (id, decided_days_ago, state) in [
+        ("ovr-old", Some(200), RequestState::Approved),
+        ("ovr-expired", Some(181), RequestState::Expired),
+        ("ovr-recent", Some(10), RequestState::Rejected),
+        ("ovr-pending", None, RequestState::Pending),
+    ] {
+        let mut request = override_request(id, 1, "alice", 0);
+        request.requested_at = now - Duration::days(400);
+        request.expires_at = now + Duration::days(1);
+        store.create_request(&request).await.must(backend);
+        if let Some(days) = decided_days_ago {
+            let decision = RequestDecision {
+                state,
+                by: "bob".into(),
+                at: now - Duration::days(days),
+                note: healthcode_core::Bilingual::new("已核实", "checked"),
+            };
+            store
+                .decide_request(id, &decision, None)
+                .await
+                .must(backend);
+        }
+    }
     let cutoffs = RetentionCutoffs {
         now,
         outbox_before: now - Duration::hours(24),
         carrier_stays_before: now - Duration::days(16),
+        checkins_before: now - Duration::days(28),
+        decided_requests_before: now - Duration::days(180),
     };
     let expected = vec![
         ErasedCategory::new("sessions", 2),
         ErasedCategory::new("one_time_codes", 1),
         ErasedCategory::new("sms_outbox_messages", 2),
         ErasedCategory::new("carrier_stays", 1),
+        ErasedCategory::new("checkins", 1),
+        ErasedCategory::new("checkin_client_ids", 0),
+        ErasedCategory::new("sealed_checkins", 0),
+        ErasedCategory::new("hour_reveals", 0),
+        ErasedCategory::new("decided_approval_requests", 2),
     ];
     assert_eq!(
         store.purge_retention(&cutoffs, true).await.must(backend),
@@ -94,6 +143,26 @@ pub async fn lifecycle_purges<S: Store>(backend: &str, store: S) {
         .must(backend);
     assert_eq!(left.len(), 1, "[{backend}] the recent stay stays");
     assert_eq!(left[0].last_seen, now - Duration::days(10));
+    assert_eq!(
+        store
+            .person_checkins(&person_id(1), now - Duration::days(60), now)
+            .await
+            .must(backend),
+        vec![visit(1)],
+        "[{backend}] the recent check-in stays"
+    );
+    for (id, kept) in [
+        ("ovr-old", false),
+        ("ovr-expired", false),
+        ("ovr-recent", true),
+        ("ovr-pending", true),
+    ] {
+        assert_eq!(
+            store.request(id).await.must(backend).is_some(),
+            kept,
+            "[{backend}] {id}"
+        );
+    }
     assert!(store
         .purge_retention(&cutoffs, false)
         .await
@@ -253,6 +322,77 @@ pub async fn erase_health_code_data<S: Store>(backend: &str, store: S) {
         .push_outbox("138****5678", "验证码 123456", t)
         .await
         .must(backend);
+    // Dependents (a foreign key to persons), check-ins open and sealed, a
+    // revealed hour, a batch client id; oversight's requests (an override
+    // about person 1, a bulk action naming an identity number),
+    // a correction request and an access-log row.
+    store
+        .add_dependent(&Dependent {
+            guardian: person(1).id,
+            number: 1,
+            full_name: "欧阳小小".into(),
+            identity: healthcode_core::Identity::Resident {
+                id: super::resident_id(777),
+            },
+            created_at: t,
+        })
+        .await
+        .must(backend);
+    let visit = |dependent: u16| CheckIn {
+        venue: VenueId(7),
+        person: person(1).id,
+        dependent,
+        arrived: t,
+        left: t + Duration::hours(2),
+    };
+    store.insert_checkins(&[visit(0)]).await.must(backend);
+    store
+        .insert_checkins_once("official:off-1", &[("batch-1".into(), visit(1))])
+        .await
+        .must(backend);
+    store
+        .insert_sealed(&SealedCheckIn {
+            venue: VenueId(8),
+            hour: t.unix_timestamp() / 3600,
+            ephemeral: [5; 32],
+            ciphertext: vec![5; 48],
+        })
+        .await
+        .must(backend);
+    store
+        .put_reveal(&HourReveal {
+            venue: VenueId(8),
+            hour: t.unix_timestamp() / 3600,
+            secret: [6; 32],
+            revealed_at: t,
+        })
+        .await
+        .must(backend);
+    store
+        .create_request(&override_request("ovr-1", 1, "off-1", 0))
+        .await
+        .must(backend);
+    let mut bulk = override_request("blk-1", 0, "off-1", 1);
+    bulk.kind = RequestKind::Bulk;
+    bulk.person = None;
+    bulk.body = format!(
+        r#"{{"action":"close_contact","identities":["{}"]}}"#,
+        super::resident_id(778).as_str()
+    );
+    store.create_request(&bulk).await.must(backend);
+    store
+        .create_correction(&correction(
+            "cor-1",
+            1,
+            0,
+            crate::oversight::CorrectionTopic::Colour,
+        ))
+        .await
+        .must(backend);
+    store
+        .record_access(&access(1, 0, "off-1", "view"))
+        .await
+        .must(backend);
     let head = store.verify_audit(None).await.must(backend).unwrap();
 
     // People page by id.
@@ -293,9 +433,66 @@ pub async fn erase_health_code_data<S: Store>(backend: &str, store: S) {
         Some(1),
         "[{backend}] {counts:?}"
     );
+    for (category, n) in [
+        ("dependents", 1),
+        ("checkins", 2),
+        ("checkin_client_ids", 1),
+        ("sealed_checkins", 1),
+        ("hour_reveals", 1),
+        ("approval_requests", 2),
+        ("correction_requests", 1),
+        ("access_log_entries", 1),
+    ] {
+        assert_eq!(
+            count(category),
+            Some(n),
+            "[{backend}] {category}: {counts:?}"
+        );
+    }
+    let names: Vec<&str> = counts.iter().map(|c| c.category.as_str()).collect();
+    let expected: Vec<&str> = crate::lifecycle::HEALTH_CODE_TABLES
+        .iter()
+        .map(|(_, c)| *c)
+        .collect();
+    assert_eq!(names, expected, "[{backend}] every category, in order");
     for n in 1..=3 {
         assert_eq!(store.person(&person(n).id).await.must(backend), None);
     }
+    assert!(store
+        .dependents(&person(1).id)
+        .await
+        .must(backend)
+        .is_empty());
+    assert!(store
+        .person_checkins(&person(1).id, t - Duration::days(1), t + Duration::days(1))
+        .await
+        .must(backend)
+        .is_empty());
+    assert!(store
+        .sealed_checkins(VenueId(8), t.unix_timestamp() / 3600)
+        .await
+        .must(backend)
+        .is_empty());
+    assert!(store.reveals(VenueId(8)).await.must(backend).is_empty());
+    assert_eq!(store.request("blk-1").await.must(backend), None);
+    assert_eq!(store.request("ovr-1").await.must(backend), None);
+    assert_eq!(store.correction("cor-1").await.must(backend), None);
+    assert!(store
+        .accesses_about(&person(1).id, 10)
+        .await
+        .must(backend)
+        .is_empty());
+    // The batch client id went too: the same id is new again.
+    store.create_person(&person(1)).await.must(backend);
+    assert_eq!(
+        store
+            .insert_checkins_once("official:off-1", &[("batch-1".into(), visit(1))])
+            .await
+            .must(backend),
+        vec![true],
+        "[{backend}]"
+    );
+    store.erase_health_code_data().await.must(backend);
     assert!(store.events(&person(1).id).await.must(backend).is_empty());
     assert_eq!(store.otp(&phone(1)).await.must(backend), None);
     assert_eq!(store.session(&[1; 32], t).await.must(backend), None);
@@ -329,4 +526,27 @@ pub async fn erase_health_code_data<S: Store>(backend: &str, store: S) {
     // The store still works.
     store.create_person(&person(1)).await.must(backend);
     assert!(store.person(&person(1).id).await.must(backend).is_some());
+}
+
+/// Every table a backend's migrations create (`tables`, from its
+/// catalogue) has a decided fate in
+/// [`SCHEMA_TABLES`](crate::lifecycle::SCHEMA_TABLES), and every table the
+/// erasures name exists: a new table cannot slip past the shutdowns.
+pub fn schema_tables_are_classified(backend: &str, tables: &[String]) {
+    use crate::lifecycle::{CHECKIN_TABLES, HEALTH_CODE_TABLES, SCHEMA_TABLES};
+    let unclassified: Vec<&String> = tables
+        .iter()
+        .filter(|t| !SCHEMA_TABLES.iter().any(|(known, _)| known == t))
+        .collect();
+    assert!(
+        unclassified.is_empty(),
+        "[{backend}] tables without a decided fate at shutdown (add them to \
+         healthcode_store::lifecycle::SCHEMA_TABLES and docs/lifecycle.md): {unclassified:?}"
+    );
+    for (table, _) in HEALTH_CODE_TABLES.iter().chain(CHECKIN_TABLES.iter()) {
+        assert!(
+            tables.iter().any(|t| t == table),
+            "[{backend}] the erasure names {table}, which the schema lacks"
+        );
+    }
 }

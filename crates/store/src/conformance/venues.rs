@@ -6,9 +6,10 @@ use time::macros::datetime;
 use time::{Duration, OffsetDateTime};
 
 use super::{assert_conflict, person, person_id, resident_id, Must};
+use crate::lifecycle::{ErasedCategory, RetentionCutoffs};
 use crate::venues::{
-    CheckIn, CheckinErasure, Dependent, HourKeys, HourReveal, SealedCheckIn, VenueId, VenueMode,
-    VenueRecord, MAX_STAY,
+    CheckIn, Dependent, HourKeys, HourReveal, SealedCheckIn, VenueId, VenueMode, VenueRecord,
+    MAX_STAY,
 };
 use crate::{Store, StoreError};
 
@@ -365,45 +366,122 @@ pub async fn sealed_checkins<S: Store>(backend: &str, store: S) {
     assert!(store.reveals(VenueId(1)).await.must(backend).is_empty());
 }
 
-/// Retention deletes stays that ended before the cutoff (and old sealed
-/// hours); shutdown erases every check-in and dependent, keeping venues.
+/// Cutoffs that reach only check-ins: everything else's bound lies in 1970.
+pub fn checkin_cutoffs(checkins_before: OffsetDateTime) -> RetentionCutoffs {
+    let epoch = OffsetDateTime::UNIX_EPOCH;
+    RetentionCutoffs {
+        now: epoch,
+        outbox_before: epoch,
+        carrier_stays_before: epoch,
+        checkins_before,
+        decided_requests_before: epoch,
+    }
+}
+
+fn sealed(venue: u8, hour: i64, n: u8) -> SealedCheckIn {
+    SealedCheckIn {
+        venue: VenueId(0xf000_0000_0000_0000 | u64::from(venue)),
+        hour,
+        ephemeral: [n; 32],
+        ciphertext: vec![n; 48],
+    }
+}
+
+/// Retention deletes stays that ended before the cutoff with their client
+/// ids, sealed hour slots that ended by it with their revealed secrets,
+/// counting each apart (a dry run counts the same and deletes nothing);
+/// shutdown erases every check-in and dependent, keeping venues.
 pub async fn checkin_retention_and_erasure<S: Store>(backend: &str, store: S) {
     store.create_person(&person(1)).await.must(backend);
     store
         .create_venue(&venue(1, VenueMode::Open))
         .await
         .must(backend);
+    let cutoff = t0() - Duration::days(28);
+    let minutes = |t: OffsetDateTime| (t - t0()).whole_minutes();
     let old = checkin(1, 1, 0, -60 * 24 * 30, -60 * 24 * 30 + 60);
+    // Ends a nanosecond before the cutoff: goes; ends at it: stays.
+    let mut just_before = checkin(1, 1, 1, minutes(cutoff) - 90, 0);
+    just_before.left = cutoff - Duration::nanoseconds(1);
+    let mut at_cutoff = checkin(1, 1, 2, minutes(cutoff) - 90, 0);
+    at_cutoff.left = cutoff;
     let recent = checkin(1, 1, 0, 0, 60);
     store
-        .insert_checkins(&[old, recent.clone()])
+        .insert_checkins(&[old, just_before, at_cutoff.clone(), recent.clone()])
         .await
         .must(backend);
     store
         .insert_checkins_once(
             "s",
-            &[("x".into(), checkin(1, 2, 0, -60 * 24 * 30, -60 * 24 * 29))],
+            &[
+                ("x".into(), checkin(1, 2, 0, -60 * 24 * 30, -60 * 24 * 29)),
+                ("y".into(), checkin(1, 2, 0, -60, -30)),
+            ],
         )
         .await
         .must(backend);
+    // Hour slots: a month old and the one ending at the cutoff's hour go;
+    // the slot the cutoff falls in and the current one stay.
     let hour_now = t0().unix_timestamp() / 3600;
-    for (hour, n) in [(hour_now - 24 * 30, 1u8), (hour_now, 2)] {
+    let cut_hour = cutoff.unix_timestamp() / 3600;
+    assert_eq!(crate::lifecycle::sealed_hour_cutoff(cutoff), cut_hour);
+    for (n, hour) in [
+        (1u8, hour_now - 24 * 30),
+        (2, cut_hour - 1),
+        (3, cut_hour),
+        (4, hour_now),
+    ] {
+        store.insert_sealed(&sealed(1, hour, n)).await.must(backend);
+    }
+    for hour in [hour_now - 24 * 30, cut_hour] {
         store
-            .insert_sealed(&SealedCheckIn {
+            .put_reveal(&HourReveal {
                 venue: VenueId(0xf000_0000_0000_0001),
                 hour,
-                ephemeral: [n; 32],
-                ciphertext: vec![n; 48],
+                secret: [7; 32],
+                revealed_at: t0(),
             })
             .await
             .must(backend);
     }
-    // Old: a check-in, a batch check-in and its client id, a sealed hour.
-    let purged = store
-        .purge_checkins_before(t0() - Duration::days(14))
-        .await
-        .must(backend);
-    assert_eq!(purged, 4, "[{backend}]");
+    let cutoffs = checkin_cutoffs(cutoff);
+    let count = |counts: &[ErasedCategory], c: &str| {
+        counts.iter().find(|e| e.category == c).map(|e| e.records)
+    };
+    let dry = store.purge_retention(&cutoffs, true).await.must(backend);
+    for (category, n) in [
+        ("checkins", 3),
+        ("checkin_client_ids", 1),
+        ("sealed_checkins", 2),
+        ("hour_reveals", 1),
+        ("sessions", 0),
+        ("carrier_stays", 0),
+        ("decided_approval_requests", 0),
+    ] {
+        assert_eq!(
+            count(&dry, category),
+            Some(n),
+            "[{backend}] {category}: {dry:?}"
+        );
+    }
+    assert_eq!(
+        store
+            .person_checkins(
+                &person_id(1),
+                t0() - Duration::days(60),
+                t0() + Duration::days(1)
+            )
+            .await
+            .must(backend)
+            .len(),
+        4,
+        "[{backend}] a dry run deletes nothing"
+    );
+    let purged = store.purge_retention(&cutoffs, false).await.must(backend);
+    assert_eq!(
+        purged, dry,
+        "[{backend}] the purge deletes what the dry run counted"
+    );
     let left = store
         .person_checkins(
             &person_id(1),
@@ -412,14 +490,51 @@ pub async fn checkin_retention_and_erasure<S: Store>(backend: &str, store: S) {
         )
         .await
         .must(backend);
-    assert_eq!(left, vec![recent], "[{backend}]");
-    // The client id went with its check-in: the same id is new again.
+    assert_eq!(left, vec![at_cutoff, recent], "[{backend}]");
+    // The client id went with its check-in: the same id is new again; the
+    // recent one is still known.
     assert_eq!(
         store
-            .insert_checkins_once("s", &[("x".into(), checkin(1, 2, 0, 0, 30))])
+            .insert_checkins_once(
+                "s",
+                &[
+                    ("x".into(), checkin(1, 2, 0, 0, 30)),
+                    ("y".into(), checkin(1, 2, 0, 5, 30)),
+                ]
+            )
             .await
             .must(backend),
-        vec![true]
+        vec![true, false]
+    );
+    let v = VenueId(0xf000_0000_0000_0001);
+    for (hour, n) in [
+        (hour_now - 24 * 30, 0),
+        (cut_hour - 1, 0),
+        (cut_hour, 1),
+        (hour_now, 1),
+    ] {
+        assert_eq!(
+            store.sealed_checkins(v, hour).await.must(backend).len(),
+            n,
+            "[{backend}] sealed hour {hour}"
+        );
+    }
+    let reveals: Vec<i64> = store
+        .reveals(v)
+        .await
+        .must(backend)
+        .iter()
+        .map(|r| r.hour)
+        .collect();
+    assert_eq!(reveals, vec![cut_hour], "[{backend}]");
+    assert!(
+        store
+            .purge_retention(&cutoffs, false)
+            .await
+            .must(backend)
+            .iter()
+            .all(|c| c.records == 0),
+        "[{backend}] nothing left to purge"
     );
 
     store
@@ -434,37 +549,37 @@ pub async fn checkin_retention_and_erasure<S: Store>(backend: &str, store: S) {
         })
         .await
         .must(backend);
-    store
-        .put_reveal(&HourReveal {
-            venue: VenueId(0xf000_0000_0000_0001),
-            hour: hour_now,
-            secret: [1; 32],
-            revealed_at: t0(),
-        })
-        .await
-        .must(backend);
     let erased = store.erase_checkin_data().await.must(backend);
     assert_eq!(
         erased,
-        CheckinErasure {
-            checkins: 2,
-            sealed_checkins: 1,
-            hour_reveals: 1,
-            client_ids: 1,
-            dependents: 1,
-        },
+        vec![
+            ErasedCategory::new("checkins", 4),
+            ErasedCategory::new("checkin_client_ids", 2),
+            ErasedCategory::new("sealed_checkins", 2),
+            ErasedCategory::new("hour_reveals", 1),
+            ErasedCategory::new("dependents", 1),
+        ],
         "[{backend}]"
     );
-    assert_eq!(erased.total(), 6);
-    assert_eq!(
-        store.erase_checkin_data().await.must(backend),
-        CheckinErasure::default()
-    );
     assert!(store
-        .venue(VenueId(0xf000_0000_0000_0001))
+        .dependents(&person_id(1))
         .await
         .must(backend)
-        .is_some());
+        .is_empty());
+    assert!(store
+        .erase_checkin_data()
+        .await
+        .must(backend)
+        .iter()
+        .all(|c| c.records == 0));
+    assert!(
+        store.venue(v).await.must(backend).is_some(),
+        "[{backend}] venues stay"
+    );
+    assert!(
+        store.person(&person_id(1)).await.must(backend).is_some(),
+        "[{backend}] people are the health code's"
+    );
 }
 
 /// Carrier stays are found by cell and time for spatiotemporal companions.

@@ -452,20 +452,10 @@ impl Source {
                     .headers()
                     .context("cannot read the CSV header row")?
                     .clone();
-                let mut at = [None::<usize>; STAY_COLUMNS.len()];
-                for (i, h) in headers.iter().enumerate() {
-                    match STAY_COLUMNS.iter().position(|c| *c == h) {
-                        Some(k) if at[k].is_none() => at[k] = Some(i),
-                        Some(_) => bail!("the CSV header row names the column {h:?} twice"),
-                        None => bail!(
-                            "the CSV header row has the unknown column {h:?} (carrier records take {})",
-                            STAY_COLUMNS.join(", ")
-                        ),
-                    }
-                }
+                let position = |column: &str| headers.iter().position(|h| h == column);
                 let mut required = [0usize; 4];
                 for (k, column) in STAY_COLUMNS[..4].iter().enumerate() {
-                    required[k] = at[k].with_context(|| {
+                    required[k] = position(column).with_context(|| {
                         format!(
                             "the CSV header row lacks the column {column:?} (it needs {}; found {:?})",
                             STAY_COLUMNS[..4].join(", "),
@@ -473,7 +463,18 @@ impl Source {
                         )
                     })?;
                 }
-                let cell_at = at[4];
+                for (i, h) in headers.iter().enumerate() {
+                    if !STAY_COLUMNS.contains(&h) {
+                        bail!(
+                            "the CSV header row has the unknown column {h:?} (carrier records take {})",
+                            STAY_COLUMNS.join(", ")
+                        );
+                    }
+                    if position(h) != Some(i) {
+                        bail!("the CSV header row names the column {h:?} twice");
+                    }
+                }
+                let cell_at = position("cell");
                 let mut record = csv::StringRecord::new();
                 loop {
                     let n = reader.position().line();

@@ -104,6 +104,20 @@ pub async fn stays_insert_idempotently_and_read_by_window<S: Store>(backend: &st
         },
         "[{backend}]"
     );
+    // A new stay twice in one batch is stored once.
+    let e = stay(3, "110100", 50, 2);
+    let n = store
+        .insert_carrier_stays(&[e.clone(), stay(3, "110100", 60, 2), e.clone()])
+        .await
+        .unwrap();
+    assert_eq!(
+        n,
+        InsertCounts {
+            inserted: 2,
+            already_present: 1
+        },
+        "[{backend}]"
+    );
     assert_eq!(
         store.insert_carrier_stays(&[]).await.unwrap(),
         InsertCounts::default()

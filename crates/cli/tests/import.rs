@@ -116,6 +116,64 @@ fn carrier_records_line_by_line_and_idempotent() {
         out(&o)
     );
 
+    // A column the records do not have, or one named twice: the file is
+    // refused before any line is read.
+    let odd = dir.path().join("odd.csv");
+    std::fs::write(
+        &odd,
+        "phone,city_code,first_seen,last_seen,colour\n13800000001,220100,2022-05-01T08:00:00Z,2022-05-01T09:00:00Z,red\n",
+    )
+    .unwrap();
+    let o = healthcode(&[
+        "import",
+        "carrier-records",
+        odd.to_str().unwrap(),
+        "--database",
+        &url,
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", out(&o));
+    assert!(out(&o).contains("unknown column \"colour\""), "{}", out(&o));
+    std::fs::write(
+        &odd,
+        "phone,city_code,first_seen,last_seen,phone\n13800000001,220100,2022-05-01T08:00:00Z,2022-05-01T09:00:00Z,1\n",
+    )
+    .unwrap();
+    let o = healthcode(&[
+        "import",
+        "carrier-records",
+        odd.to_str().unwrap(),
+        "--database",
+        &url,
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", out(&o));
+    assert!(out(&o).contains("\"phone\" twice"), "{}", out(&o));
+    // Records per transaction: a small batch gives the same result.
+    let o = healthcode(&[
+        "import",
+        "carrier-records",
+        csv_path,
+        "--database",
+        &url,
+        "--batch",
+        "1000",
+    ]);
+    assert!(
+        out(&o).contains("0 imported") && out(&o).contains("3 already present"),
+        "{}",
+        out(&o)
+    );
+    let o = healthcode(&[
+        "import",
+        "carrier-records",
+        csv_path,
+        "--database",
+        &url,
+        "--batch",
+        "10",
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", out(&o));
+    assert!(out(&o).contains("from 1000 to 10000000"), "{}", out(&o));
+
     // Usage errors: one line, exit 2.
     let o = healthcode(&[
         "import",

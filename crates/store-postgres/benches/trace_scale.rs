@@ -37,8 +37,8 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
-    let cluster = healthcode_testkit::PgCluster::start().expect("a PostgreSQL cluster");
-    rt.block_on(run(&cluster, rows));
+    let mut cluster = healthcode_testkit::PgCluster::start().expect("a PostgreSQL cluster");
+    rt.block_on(run(&mut cluster, rows));
 }
 
 async fn exec(store: &PgStore, sql: &str) {
@@ -54,17 +54,29 @@ async fn exec(store: &PgStore, sql: &str) {
     );
 }
 
-async fn run(cluster: &healthcode_testkit::PgCluster, rows: i64) {
-    let url = cluster.create_database().await.unwrap();
-    let store = PgStore::connect_with(
-        &url,
+async fn connect(url: &str) -> PgStore {
+    PgStore::connect_with(
+        url,
         PgStoreOptions {
             max_connections: 4,
             ..PgStoreOptions::default()
         },
     )
     .await
-    .unwrap();
+    .unwrap()
+}
+
+/// Empties the kernel's page cache (root only; says so otherwise).
+fn drop_os_caches() -> bool {
+    let synced = std::process::Command::new("sync")
+        .status()
+        .is_ok_and(|s| s.success());
+    synced && std::fs::write("/proc/sys/vm/drop_caches", "3\n").is_ok()
+}
+
+async fn run(cluster: &mut healthcode_testkit::PgCluster, rows: i64) {
+    let url = cluster.create_database().await.unwrap();
+    let mut store = connect(&url).await;
     let people = (rows / 50).max(10);
     let venues = (rows / 2000).max(5);
     let start = datetime!(2026-10-01 00:00 UTC);
@@ -118,6 +130,52 @@ async fn run(cluster: &healthcode_testkit::PgCluster, rows: i64) {
     eprintln!("checkins: {size}");
 
     let window = Window::new(start + Duration::days(14), start + Duration::days(28)).unwrap();
+    // Cold first: the server restarted (empty shared buffers) and, when
+    // allowed, the kernel's page cache dropped, so every page a case needs
+    // comes from disk. Then the same cases again, warm.
+    store.close().await;
+    cluster.restart().unwrap();
+    let dropped = drop_os_caches();
+    store = connect(&url).await;
+    let cache = if dropped {
+        "cold (server restarted, OS page cache dropped)"
+    } else {
+        "server restarted; OS page cache NOT dropped (not root?)"
+    };
+    time_cases(&store, rows, people, window, &size, cache).await;
+    time_cases(
+        &store,
+        rows,
+        people,
+        window,
+        &size,
+        "warm (the same cases again)",
+    )
+    .await;
+    let plan: Vec<String> = sqlx::query_scalar(
+        "EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) SELECT DISTINCT c.venue_id, c.person, c.dependent, c.arrived_ns, c.left_ns \
+         FROM checkins k JOIN checkins c ON c.venue_id = k.venue_id AND c.arrived_ns < k.left_ns \
+         AND c.arrived_ns > k.arrived_ns - 86400000000000 AND c.left_ns > k.arrived_ns \
+         WHERE k.person = decode(lpad(to_hex(13), 32, '0'), 'hex') AND k.arrived_ns < $1 AND k.arrived_ns > $2 AND k.left_ns > $3",
+    )
+    .bind((window.to.unix_timestamp_nanos()) as i64)
+    .bind((window.from.unix_timestamp_nanos()) as i64 - DAY_NS)
+    .bind((window.from.unix_timestamp_nanos()) as i64)
+    .fetch_all(store.pool())
+    .await
+    .unwrap();
+    eprintln!("{}", plan.join("\n"));
+}
+
+/// Times the tracing path for 25 cases and prints one line of figures.
+async fn time_cases(
+    store: &PgStore,
+    rows: i64,
+    people: i64,
+    window: Window,
+    size: &str,
+    cache: &str,
+) {
     let params = TracingParams::default();
     let mut times = Vec::new();
     let mut found = Vec::new();
@@ -163,20 +221,7 @@ async fn run(cluster: &healthcode_testkit::PgCluster, rows: i64) {
     let avg_rows = found.iter().map(|f| f.1).sum::<usize>() as f64 / found.len() as f64;
     let avg_cands = found.iter().map(|f| f.2).sum::<usize>() as f64 / found.len() as f64;
     println!(
-        "trace_scale rows={rows} size=\"{size}\" cases=25 first_ms={first:.2} median_ms={median:.2} max_ms={max:.2} \
+        "trace_scale rows={rows} size=\"{size}\" cache=\"{cache}\" cases=25 first_ms={first:.2} median_ms={median:.2} max_ms={max:.2} \
          case_stays={avg_own:.1} colocated_rows={avg_rows:.1} candidates={avg_cands:.1}"
     );
-    let plan: Vec<String> = sqlx::query_scalar(
-        "EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) SELECT DISTINCT c.venue_id, c.person, c.dependent, c.arrived_ns, c.left_ns \
-         FROM checkins k JOIN checkins c ON c.venue_id = k.venue_id AND c.arrived_ns < k.left_ns \
-         AND c.arrived_ns > k.arrived_ns - 86400000000000 AND c.left_ns > k.arrived_ns \
-         WHERE k.person = decode(lpad(to_hex(13), 32, '0'), 'hex') AND k.arrived_ns < $1 AND k.arrived_ns > $2 AND k.left_ns > $3",
-    )
-    .bind((window.to.unix_timestamp_nanos()) as i64)
-    .bind((window.from.unix_timestamp_nanos()) as i64 - DAY_NS)
-    .bind((window.from.unix_timestamp_nanos()) as i64)
-    .fetch_all(store.pool())
-    .await
-    .unwrap();
-    eprintln!("{}", plan.join("\n"));
 }

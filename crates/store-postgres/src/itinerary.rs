@@ -246,14 +246,15 @@ impl ItineraryStore for PgStore {
     async fn purge_carrier_stays_before(&self, cutoff: OffsetDateTime) -> Result<u64> {
         let cutoff = instant(cutoff)?;
         retrying(|| async {
-            Ok(
-                sqlx::query("DELETE FROM carrier_stays WHERE last_seen < $1")
-                    .bind(cutoff)
-                    .execute(&self.pool)
-                    .await
-                    .map_err(sql("carrier stay"))?
-                    .rows_affected(),
-            )
+            Ok(sqlx::query(&format!(
+                "DELETE FROM carrier_stays WHERE {}",
+                it::STAYS_ENDED_BEFORE
+            ))
+            .bind(cutoff)
+            .execute(&self.pool)
+            .await
+            .map_err(sql("carrier stay"))?
+            .rows_affected())
         })
         .await
     }

@@ -138,3 +138,21 @@ async fn every_table_has_a_decided_fate_at_shutdown() {
     assert!(tables.iter().any(|t| t == "persons"), "{tables:?}");
     healthcode_store::conformance::schema_tables_are_classified("sqlite", &tables);
 }
+
+#[tokio::test]
+async fn the_carrier_stay_purge_finds_old_stays_by_the_day_index() {
+    let (store, _dir) = fresh().await.unwrap();
+    let predicate = healthcode_store::itinerary::STAYS_ENDED_BEFORE.replace("$1", "?1");
+    let plan: Vec<(i64, i64, i64, String)> = sqlx::query_as(&format!(
+        "EXPLAIN QUERY PLAN DELETE FROM carrier_stays WHERE {predicate}"
+    ))
+    .bind(1_800_000_000_000_000_000i64)
+    .fetch_all(store.pool())
+    .await
+    .unwrap();
+    let plan: Vec<&str> = plan.iter().map(|r| r.3.as_str()).collect();
+    assert!(
+        plan.iter().any(|p| p.contains("carrier_stays_by_last_day")),
+        "{plan:?}"
+    );
+}

@@ -31,10 +31,9 @@ pub struct CarrierStay {
 }
 
 /// Stays that ended before `$1` (Unix ns). The first term is implied by the
-/// second; it names the expression of SQLite's purge index
+/// second; it names the expression of both engines' purge index
 /// (`carrier_stays_by_last_day`, by the day a stay ended), so that the purge
-/// finds old stays by that index, not by a full scan. PostgreSQL's BRIN
-/// index on `last_seen` serves the second term.
+/// finds old stays by that index, not by a full scan.
 pub const STAYS_ENDED_BEFORE: &str =
     "last_seen / 86400000000000 <= $1 / 86400000000000 AND last_seen < $1";
 

@@ -48,7 +48,9 @@ import-pg)
 fill-pg)
     # Filler rows straight from SQL: random 32-byte keys (sha256 of a
     # number, as uniformly spread as real HMACs), 10 stays per key, in the
-    # last 20 days; the primary key is dropped for the load and rebuilt.
+    # last 15 days (inside the card's window and its retention, so the
+    # server's purge keeps them for a day); the primary key is dropped for
+    # the load and rebuilt.
     psql_ -d itin -v total="$2" <<'SQL'
 \timing on
 SELECT count(*) AS before FROM carrier_stays \gset
@@ -58,7 +60,7 @@ SELECT sha256(int8send(i / 10)),
        (ARRAY['110100','120100','310100','500100','130100','140100','150100','210100','210200','220100',
               '220200','230100','320100','320500','330100','330200','340100','350100','350200','360100'])[1 + (i % 20)],
        f, f + 3600000000000 * (1 + i % 30)
-FROM (SELECT i, (extract(epoch FROM now())::bigint - 20 * 86400 + (i % 10) * 43200 + (i * 7919) % 40000) * 1000000000 AS f
+FROM (SELECT i, (extract(epoch FROM now())::bigint - 15 * 86400 + (i % 10) * 43200 + (i * 7919) % 40000) * 1000000000 AS f
       FROM generate_series(1::bigint, (:total - :before)::bigint) AS i) g;
 ALTER TABLE carrier_stays ADD CONSTRAINT carrier_stays_pkey PRIMARY KEY (phone_hash, city_code, first_seen);
 VACUUM ANALYZE carrier_stays;

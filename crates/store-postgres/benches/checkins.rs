@@ -121,7 +121,7 @@ fn with_ids(rows: Vec<CheckIn>) -> Vec<(String, CheckIn)> {
         .collect()
 }
 
-#[divan::bench(args = [1_000], sample_count = 20, sample_size = 1)]
+#[divan::bench(args = SIZES, sample_count = 20, sample_size = 1)]
 fn sqlite_insert_once(bencher: Bencher, n: usize) {
     let store = &sqlite().0;
     bencher
@@ -134,7 +134,7 @@ fn sqlite_insert_once(bencher: Bencher, n: usize) {
         });
 }
 
-#[divan::bench(args = [1_000], sample_count = 20, sample_size = 1)]
+#[divan::bench(args = SIZES, sample_count = 20, sample_size = 1)]
 fn postgres_insert_once(bencher: Bencher, n: usize) {
     let store = &pg().store;
     bencher

@@ -53,6 +53,53 @@ const INSERT_UNNEST: &str =
      SELECT * FROM UNNEST($1::bigint[], $2::bigint[], $3::bigint[], $4::integer[], $5::bytea[]) \
      ON CONFLICT DO NOTHING";
 
+/// [`VenueStore::insert_checkins_once`] in one statement: the client ids
+/// not seen before (a key repeated within the batch is new once, for its
+/// first item), and the check-ins of exactly those. `{NEW_KEYS}` is filled
+/// by one of the two forms below.
+const INSERT_ONCE: &str = "\
+    WITH batch AS ( \
+        SELECT DISTINCT ON (key) * FROM UNNEST($1::bytea[], $2::bigint[], $3::bigint[], \
+            $4::bigint[], $5::integer[], $6::bytea[]) \
+            WITH ORDINALITY AS b(key, arrived_ns, left_ns, venue_id, dependent, person, n) \
+        ORDER BY key, n), \
+    fresh AS ({NEW_KEYS} RETURNING key), \
+    stored AS ( \
+        INSERT INTO checkins (arrived_ns, left_ns, venue_id, dependent, person) \
+        SELECT b.arrived_ns, b.left_ns, b.venue_id, b.dependent, b.person \
+        FROM batch b JOIN fresh f ON f.key = b.key \
+        ON CONFLICT DO NOTHING) \
+    SELECT key FROM fresh";
+
+/// A plain insert behind an anti-join (measured cheaper than ON CONFLICT's
+/// speculative insertion); fails if another batch stores one of the keys
+/// meanwhile.
+const NEW_KEYS_ANTI_JOIN: &str = "INSERT INTO checkin_client_ids (key, left_ns) \
+    SELECT key, left_ns FROM batch b \
+    WHERE NOT EXISTS (SELECT 1 FROM checkin_client_ids c WHERE c.key = b.key)";
+
+/// The same for any concurrency: a key stored meanwhile is skipped.
+const NEW_KEYS_ON_CONFLICT: &str = "INSERT INTO checkin_client_ids (key, left_ns) \
+    SELECT key, left_ns FROM batch ON CONFLICT DO NOTHING";
+
+/// Runs a form of [`INSERT_ONCE`]; returns the new keys.
+async fn insert_once(
+    pool: &sqlx::PgPool,
+    statement: &str,
+    keys: &[Vec<u8>],
+    cols: &Columns,
+) -> std::result::Result<Vec<Vec<u8>>, sqlx::Error> {
+    sqlx::query_scalar(statement)
+        .bind(keys)
+        .bind(&cols.arrived)
+        .bind(&cols.left)
+        .bind(&cols.venue)
+        .bind(&cols.dependent)
+        .bind(&cols.person)
+        .fetch_all(pool)
+        .await
+}
+
 async fn insert_columns<'e, E>(executor: E, cols: &Columns) -> std::result::Result<u64, Failure>
 where
     E: sqlx::PgExecutor<'e>,
@@ -215,36 +262,25 @@ impl VenueStore for PgStore {
             .iter()
             .map(|(id, _)| client_key(scope, id).to_vec())
             .collect();
-        let lefts = items
-            .iter()
-            .map(|(_, c)| instant(c.left))
-            .collect::<Result<Vec<_>>>()?;
+        let mut cols = Columns::default();
+        for (_, c) in items {
+            cols.push(c)?;
+        }
+        let anti_join = INSERT_ONCE.replace("{NEW_KEYS}", NEW_KEYS_ANTI_JOIN);
+        let on_conflict = INSERT_ONCE.replace("{NEW_KEYS}", NEW_KEYS_ON_CONFLICT);
         retrying(|| async {
-            let mut tx = self.pool.begin().await.map_err(sql("check-in"))?;
-            // The keys that were not there before; a key repeated within
-            // the batch counts once (the first item).
-            let fresh: Vec<Vec<u8>> = sqlx::query_scalar(
-                "INSERT INTO checkin_client_ids (key, left_ns) \
-                 SELECT * FROM UNNEST($1::bytea[], $2::bigint[]) ON CONFLICT DO NOTHING RETURNING key",
-            )
-            .bind(&keys)
-            .bind(&lefts)
-            .fetch_all(&mut *tx)
-            .await
-            .map_err(sql("check-in"))?;
-            let mut fresh: std::collections::HashSet<Vec<u8>> = fresh.into_iter().collect();
-            let mut cols = Columns::default();
-            let mut out = Vec::with_capacity(items.len());
-            for (key, (_, c)) in keys.iter().zip(items) {
-                let is_new = fresh.remove(key);
-                if is_new {
-                    cols.push(c)?;
+            let fresh = match insert_once(&self.pool, &anti_join, &keys, &cols).await {
+                Err(e)
+                    if e.as_database_error()
+                        .is_some_and(|d| d.is_unique_violation()) =>
+                {
+                    insert_once(&self.pool, &on_conflict, &keys, &cols).await
                 }
-                out.push(is_new);
+                done => done,
             }
-            insert_columns(&mut *tx, &cols).await?;
-            tx.commit().await.map_err(sql("check-in"))?;
-            Ok(out)
+            .map_err(sql("check-in"))?;
+            let mut fresh: HashSet<Vec<u8>> = fresh.into_iter().collect();
+            Ok(keys.iter().map(|key| fresh.remove(key)).collect())
         })
         .await
     }

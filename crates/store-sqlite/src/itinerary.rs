@@ -57,7 +57,7 @@ impl ItineraryStore for SqliteStore {
             return Ok(InsertCounts::default());
         }
         let full_sql = insert_sql(ROWS_PER_STATEMENT);
-        let mut conn = self.pool.acquire().await.map_err(|e| error(e, WHAT))?;
+        let mut conn = self.writer.acquire().await.map_err(|e| error(e, WHAT))?;
         // Stays arrive in phone-hash order, which is random: with SQLite's
         // default 2 MB page cache almost every row reads a page back from
         // the OS. A bigger cache on this connection keeps the key's upper
@@ -113,7 +113,7 @@ impl ItineraryStore for SqliteStore {
         if stays.is_empty() {
             return Ok(Vec::new());
         }
-        let mut tx = self.pool.begin().await.map_err(|e| error(e, WHAT))?;
+        let mut tx = self.writer.begin().await.map_err(|e| error(e, WHAT))?;
         let mut returned = Vec::new();
         for chunk in stays.chunks(ROWS_PER_STATEMENT) {
             let sql = insert_sql_ending(chunk.len(), ENDING);

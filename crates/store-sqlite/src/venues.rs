@@ -188,7 +188,11 @@ impl VenueStore for SqliteStore {
 
     async fn insert_checkins(&self, checkins: &[CheckIn]) -> Result<u64> {
         let rows = checkins.iter().map(encode).collect::<Result<Vec<_>>>()?;
-        let mut tx = self.pool.begin().await.map_err(|e| error(e, "check-in"))?;
+        let mut tx = self
+            .writer
+            .begin()
+            .await
+            .map_err(|e| error(e, "check-in"))?;
         let stored = insert_rows(&mut tx, &rows)
             .await
             .map_err(|e| error(e, "check-in"))?;
@@ -206,22 +210,39 @@ impl VenueStore for SqliteStore {
             .map(|(_, c)| encode(c))
             .collect::<Result<Vec<_>>>()?;
         let mut tx = self
-            .pool
+            .writer
             .begin_with("BEGIN IMMEDIATE")
             .await
             .map_err(|e| error(e, "check-in"))?;
+        // One multi-row INSERT per chunk; RETURNING names the keys that were
+        // new (an ignored row returns nothing). A key repeated within the
+        // batch is new once: for its first item.
+        let keys: Vec<[u8; 16]> = items.iter().map(|(id, _)| client_key(scope, id)).collect();
+        let mut new_keys: HashSet<Vec<u8>> = HashSet::with_capacity(items.len());
+        for (chunk_keys, chunk_rows) in keys
+            .chunks(ROWS_PER_STATEMENT)
+            .zip(rows.chunks(ROWS_PER_STATEMENT))
+        {
+            let mut sql =
+                String::from("INSERT OR IGNORE INTO checkin_client_ids (key, left_ns) VALUES ");
+            for i in 0..chunk_keys.len() {
+                sql.push_str(if i == 0 { "(?,?)" } else { ",(?,?)" });
+            }
+            sql.push_str(" RETURNING key");
+            let mut q = sqlx::query_scalar::<_, Vec<u8>>(&sql);
+            for (key, row) in chunk_keys.iter().zip(chunk_rows) {
+                q = q.bind(&key[..]).bind(row.left);
+            }
+            new_keys.extend(
+                q.fetch_all(&mut *tx)
+                    .await
+                    .map_err(|e| error(e, "check-in"))?,
+            );
+        }
         let mut fresh = Vec::with_capacity(items.len());
-        let mut new_rows = Vec::with_capacity(items.len());
-        for ((client_id, _), row) in items.iter().zip(rows) {
-            let done = sqlx::query(
-                "INSERT OR IGNORE INTO checkin_client_ids (key, left_ns) VALUES (?, ?)",
-            )
-            .bind(&client_key(scope, client_id)[..])
-            .bind(row.left)
-            .execute(&mut *tx)
-            .await
-            .map_err(|e| error(e, "check-in"))?;
-            let is_new = done.rows_affected() == 1;
+        let mut new_rows = Vec::with_capacity(new_keys.len());
+        for (key, row) in keys.iter().zip(rows) {
+            let is_new = new_keys.remove(&key[..]);
             fresh.push(is_new);
             if is_new {
                 new_rows.push(row);

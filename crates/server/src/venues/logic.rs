@@ -807,7 +807,10 @@ impl<S: Store> AppState<S> {
             ));
         }
         // People must exist (one query for the whole batch).
-        let ids: Vec<PersonId> = accepted.iter().map(|(_, _, c)| c.person.clone()).collect();
+        // Each person once, however many of their check-ins are in the batch.
+        let mut ids: Vec<PersonId> = accepted.iter().map(|(_, _, c)| c.person.clone()).collect();
+        ids.sort_unstable();
+        ids.dedup();
         let known = self.store.known_people(&ids).await?;
         let mut items = Vec::with_capacity(accepted.len());
         for (index, cid, c) in accepted {

@@ -6,7 +6,7 @@
 #
 #   bench/itinerary.sh gen N                 # N fictional stays -> $W/stays-N.csv
 #   bench/itinerary.sh import-sqlite N       # import that file into $W/sqlite (fresh)
-#   bench/itinerary.sh pg-start              # throwaway cluster on 127.0.0.1:15499
+#   bench/itinerary.sh pg-start              # throwaway cluster on 127.0.0.1:15499 (PG_EXTRA="-c k=v" adds settings)
 #   bench/itinerary.sh import-pg N           # import the file into database `itin` (fresh)
 #   bench/itinerary.sh fill-pg TOTAL         # add SQL-generated filler rows up to TOTAL
 #   bench/itinerary.sh card sqlite|pg [secs] # wrk: POST /api/v1/itinerary for one phone
@@ -38,7 +38,7 @@ import-sqlite)
 pg-start)
     mkdir -p "$W/pg" && chown postgres "$W/pg"
     [[ -f "$W/pg/PG_VERSION" ]] || runuser -u postgres -- "$pgbin/initdb" -D "$W/pg" -A trust -U postgres >/dev/null
-    runuser -u postgres -- "$pgbin/pg_ctl" -D "$W/pg" -l "$W/pg/log" -o "-p $PGPORT -k $W/pg -c listen_addresses=127.0.0.1 -c shared_buffers=2GB -c maintenance_work_mem=1GB -c max_wal_size=8GB -c synchronous_commit=off" start >/dev/null
+    runuser -u postgres -- "$pgbin/pg_ctl" -D "$W/pg" -l "$W/pg/log" -o "-p $PGPORT -k $W/pg -c listen_addresses=127.0.0.1 -c shared_buffers=2GB -c maintenance_work_mem=1GB -c max_wal_size=8GB -c synchronous_commit=off ${PG_EXTRA:-}" start >/dev/null
     for _ in $(seq 50); do runuser -u postgres -- "$pgbin/pg_isready" -h 127.0.0.1 -p $PGPORT >/dev/null && break; sleep 0.2; done ;;
 import-pg)
     psql_ -c "DROP DATABASE IF EXISTS itin" -c "CREATE DATABASE itin"

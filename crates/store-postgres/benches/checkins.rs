@@ -22,7 +22,16 @@ use time::Duration;
 
 fn main() {
     divan::main();
+    // A static is never dropped: stop the cluster (and remove its
+    // directory) here, or every run leaves a PostgreSQL server behind.
+    if let Some(cluster) = CLUSTER.lock().unwrap().take() {
+        drop(cluster);
+    }
 }
+
+/// The benches' PostgreSQL cluster, taken and dropped when they end.
+static CLUSTER: std::sync::Mutex<Option<healthcode_testkit::PgCluster>> =
+    std::sync::Mutex::new(None);
 
 fn runtime() -> &'static tokio::runtime::Runtime {
     static RT: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
@@ -37,7 +46,6 @@ fn runtime() -> &'static tokio::runtime::Runtime {
 
 struct Pg {
     store: PgStore,
-    _cluster: healthcode_testkit::PgCluster,
 }
 
 fn pg() -> &'static Pg {
@@ -48,10 +56,8 @@ fn pg() -> &'static Pg {
             let url = cluster.create_database().await.unwrap();
             PgStore::connect(&url).await.unwrap()
         });
-        Pg {
-            store,
-            _cluster: cluster,
-        }
+        *CLUSTER.lock().unwrap() = Some(cluster);
+        Pg { store }
     })
 }
 

@@ -14,7 +14,7 @@ use healthcode_store::{PhoneHash, Result, StoreError};
 use sqlx::postgres::PgRow;
 use time::OffsetDateTime;
 
-use crate::{get, retrying, sql, Cols, Failure, PgStore};
+use crate::{get, retrying, sql, unique_violation, Cols, Failure, PgStore};
 
 /// Stays per statement (arrays make the statement's size independent of
 /// the row count; this bounds the memory of one statement).
@@ -140,10 +140,7 @@ impl PgStore {
     async fn load_new_stays(&self, copy: &[u8]) -> Result<u64> {
         retrying(|| async {
             match self.load_stays(copy, INSERT_NEW_STAYS).await {
-                Err(Failure::Sql(e, _))
-                    if e.as_database_error()
-                        .is_some_and(|d| d.is_unique_violation()) =>
-                {
+                Err(Failure::Sql(e, _)) if unique_violation(&e) => {
                     self.load_stays(copy, INSERT_STAYS_ON_CONFLICT).await
                 }
                 done => done,

@@ -146,6 +146,13 @@ fn sqlstate(e: &sqlx::Error) -> Option<String> {
         .map(|code| code.into_owned())
 }
 
+/// A unique violation: the fast plain-insert forms fall back to ON CONFLICT
+/// on it.
+fn unique_violation(e: &sqlx::Error) -> bool {
+    e.as_database_error()
+        .is_some_and(|d| d.is_unique_violation())
+}
+
 /// Serialization failure or deadlock: the transaction may simply be run again.
 fn retryable(e: &sqlx::Error) -> bool {
     matches!(sqlstate(e).as_deref(), Some("40001" | "40P01"))

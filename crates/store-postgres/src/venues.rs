@@ -10,10 +10,11 @@ use healthcode_store::venues::{
 use healthcode_store::{PersonId, Result, VenueStore};
 use sqlx::postgres::PgRow;
 use std::collections::HashSet;
+use std::sync::LazyLock;
 
 use time::OffsetDateTime;
 
-use super::{get, retrying, sql, Cols, Failure, PgStore};
+use super::{get, retrying, sql, unique_violation, Cols, Failure, PgStore};
 
 fn max_stay_ns() -> i64 {
     MAX_STAY.whole_nanoseconds() as i64
@@ -56,7 +57,7 @@ const INSERT_UNNEST: &str =
 /// [`VenueStore::insert_checkins_once`] in one statement: the client ids
 /// not seen before (a key repeated within the batch is new once, for its
 /// first item), and the check-ins of exactly those. `{NEW_KEYS}` is filled
-/// by one of the two forms below.
+/// by one of the two forms below, once per process.
 const INSERT_ONCE: &str = "\
     WITH batch AS ( \
         SELECT DISTINCT ON (key) * FROM UNNEST($1::bytea[], $2::bigint[], $3::bigint[], \
@@ -81,6 +82,11 @@ const NEW_KEYS_ANTI_JOIN: &str = "INSERT INTO checkin_client_ids (key, left_ns) 
 /// The same for any concurrency: a key stored meanwhile is skipped.
 const NEW_KEYS_ON_CONFLICT: &str = "INSERT INTO checkin_client_ids (key, left_ns) \
     SELECT key, left_ns FROM batch ON CONFLICT DO NOTHING";
+
+static INSERT_ONCE_ANTI_JOIN: LazyLock<String> =
+    LazyLock::new(|| INSERT_ONCE.replace("{NEW_KEYS}", NEW_KEYS_ANTI_JOIN));
+static INSERT_ONCE_ON_CONFLICT: LazyLock<String> =
+    LazyLock::new(|| INSERT_ONCE.replace("{NEW_KEYS}", NEW_KEYS_ON_CONFLICT));
 
 /// Runs a form of [`INSERT_ONCE`]; returns the new keys.
 async fn insert_once(
@@ -266,15 +272,10 @@ impl VenueStore for PgStore {
         for (_, c) in items {
             cols.push(c)?;
         }
-        let anti_join = INSERT_ONCE.replace("{NEW_KEYS}", NEW_KEYS_ANTI_JOIN);
-        let on_conflict = INSERT_ONCE.replace("{NEW_KEYS}", NEW_KEYS_ON_CONFLICT);
         retrying(|| async {
-            let fresh = match insert_once(&self.pool, &anti_join, &keys, &cols).await {
-                Err(e)
-                    if e.as_database_error()
-                        .is_some_and(|d| d.is_unique_violation()) =>
-                {
-                    insert_once(&self.pool, &on_conflict, &keys, &cols).await
+            let fresh = match insert_once(&self.pool, &INSERT_ONCE_ANTI_JOIN, &keys, &cols).await {
+                Err(e) if unique_violation(&e) => {
+                    insert_once(&self.pool, &INSERT_ONCE_ON_CONFLICT, &keys, &cols).await
                 }
                 done => done,
             }

@@ -11,7 +11,7 @@ use healthcode_store::{PhoneHash, Result, StoreError};
 use sqlx::sqlite::SqliteRow;
 use time::OffsetDateTime;
 
-use crate::{error, get, Cols, SqliteStore};
+use crate::{error, get, multi_row_insert, Cols, SqliteStore};
 
 /// Stays per INSERT statement: 6 parameters each, well under SQLite's
 /// 32,766, and the same SQL text (one cached prepared statement) for every
@@ -31,18 +31,12 @@ fn insert_sql(rows: usize) -> String {
 }
 
 fn insert_sql_ending(rows: usize, ending: &str) -> String {
-    let mut sql = String::with_capacity(120 + rows * 16);
-    sql.push_str(
+    multi_row_insert(
         "INSERT OR IGNORE INTO carrier_stays (phone_hash, city_code, first_seen, last_seen, cell, carrier) VALUES ",
-    );
-    for i in 0..rows {
-        if i > 0 {
-            sql.push(',');
-        }
-        sql.push_str("(?,?,?,?,?,?)");
-    }
-    sql.push_str(ending);
-    sql
+        "(?,?,?,?,?,?)",
+        rows,
+        ending,
+    )
 }
 
 fn area_from_row(row: &SqliteRow) -> Result<RiskAreaRecord> {

@@ -176,6 +176,21 @@ impl SqliteStore {
     }
 }
 
+/// A multi-row INSERT: `head` ("INSERT … VALUES "), `rows` times the
+/// placeholder tuple `row` ("(?,?)"), comma-separated, then `ending`.
+fn multi_row_insert(head: &str, row: &str, rows: usize, ending: &str) -> String {
+    let mut sql = String::with_capacity(head.len() + rows * (row.len() + 1) + ending.len());
+    sql.push_str(head);
+    for i in 0..rows {
+        if i > 0 {
+            sql.push(',');
+        }
+        sql.push_str(row);
+    }
+    sql.push_str(ending);
+    sql
+}
+
 /// Maps a sqlx error: unique violations become Conflict(`conflict`),
 /// foreign-key violations NotFound("person"), undecodable rows Corrupt, and
 /// the rest Backend, without quoting bound values.

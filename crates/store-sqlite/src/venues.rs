@@ -11,7 +11,7 @@ use std::collections::HashSet;
 
 use time::OffsetDateTime;
 
-use super::{error, get, Cols, SqliteStore};
+use super::{error, get, multi_row_insert, Cols, SqliteStore};
 
 /// Rows per INSERT statement (5 parameters each, under SQLite's 32,766).
 const ROWS_PER_STATEMENT: usize = 1000;
@@ -52,16 +52,12 @@ async fn insert_rows(
 ) -> std::result::Result<u64, sqlx::Error> {
     let mut stored = 0;
     for chunk in rows.chunks(ROWS_PER_STATEMENT) {
-        let mut sql = String::from(
+        let sql = multi_row_insert(
             "INSERT OR IGNORE INTO checkins (person, arrived_ns, venue_id, dependent, left_ns) VALUES ",
+            "(?,?,?,?,?)",
+            chunk.len(),
+            "",
         );
-        for i in 0..chunk.len() {
-            sql.push_str(if i == 0 {
-                "(?,?,?,?,?)"
-            } else {
-                ",(?,?,?,?,?)"
-            });
-        }
         let mut q = sqlx::query(&sql);
         for r in chunk {
             q = q
@@ -223,12 +219,12 @@ impl VenueStore for SqliteStore {
             .chunks(ROWS_PER_STATEMENT)
             .zip(rows.chunks(ROWS_PER_STATEMENT))
         {
-            let mut sql =
-                String::from("INSERT OR IGNORE INTO checkin_client_ids (key, left_ns) VALUES ");
-            for i in 0..chunk_keys.len() {
-                sql.push_str(if i == 0 { "(?,?)" } else { ",(?,?)" });
-            }
-            sql.push_str(" RETURNING key");
+            let sql = multi_row_insert(
+                "INSERT OR IGNORE INTO checkin_client_ids (key, left_ns) VALUES ",
+                "(?,?)",
+                chunk_keys.len(),
+                " RETURNING key",
+            );
             let mut q = sqlx::query_scalar::<_, Vec<u8>>(&sql);
             for (key, row) in chunk_keys.iter().zip(chunk_rows) {
                 q = q.bind(&key[..]).bind(row.left);
